@@ -64,22 +64,38 @@ struct daemon_opts {
 	int errors;		/* enum extent_errors, 0 = from superblock */
 	char *fsname;		/* shown in /proc/mounts (owned) */
 	char *subtype;		/* "uext4" */
+	char *fuse_opts;	/* generic mount flags for libfuse, "a,b" (owned, may be NULL) */
+	bool writeback_cache;	/* -o writeback_cache: kernel write-back caching */
+	bool kernel_cache;	/* -o kernel_cache: keep page cache across opens */
+};
+
+/** Exit statuses of the uext4 command (documented in docs/uext4.8). */
+enum daemon_exit {
+	DAEMON_EXIT_OK = 0,	  /* mounted (or -h/-V), or clean unmount */
+	DAEMON_EXIT_USAGE = 1,	  /* bad command line or option value */
+	DAEMON_EXIT_IMAGE = 2,	  /* image missing, wrong type, no permission */
+	DAEMON_EXIT_REFUSED = 3,  /* not ext2/3/4, unsupported feature, needs recovery */
+	DAEMON_EXIT_MOUNT = 4,	  /* FUSE mount failed (mountpoint, /dev/fuse) */
+	DAEMON_EXIT_INTERNAL = 5, /* other error (memory, I/O, unmount writes) */
 };
 
 /**
  * struct daemon_inode - an inode the kernel or the daemon holds.
  *
  * @ei:         extent/ state (size, rwlock, mapping); first member.
+ * @ino:        inode number, the table key (set before @ei is initialised).
  * @hash_next:  inode table chain.
  * @nlookup:    the kernel's lookup count.
  * @refs:       daemon references (in-flight ops, open handles, the
  *              table's own while @nlookup > 0).
  * @nopen:      open file handles.
- * @evicting:   eviction started; iget waits for it to finish.
+ * @evicting:   eviction started (or the inode is still being loaded);
+ *              iget waits for it to finish.
  * All but @ei are protected by daemon_fs.itable_lock.
  */
 struct daemon_inode {
 	struct extent_inode ei;
+	ext2_ino_t ino;		/* table key (= ei.ino); constant */
 	struct daemon_inode *hash_next;
 	uint64_t nlookup;
 	unsigned int refs;
@@ -115,6 +131,22 @@ struct daemon_fs {
 	bool keep_cache;
 };
 
+/**
+ * daemon_ino() - the ext4 inode number of FUSE node @nodeid: the FUSE root
+ * (FUSE_ROOT_ID, 1) is ext4's root directory (EXT2_ROOT_INO, 2); every other
+ * nodeid is the inode number itself.
+ */
+static inline ext2_ino_t daemon_ino(fuse_ino_t nodeid)
+{
+	return nodeid == FUSE_ROOT_ID ? EXT2_ROOT_INO : (ext2_ino_t)nodeid;
+}
+
+/** daemon_nodeid() - the FUSE nodeid of ext4 inode @ino (inverse of above). */
+static inline fuse_ino_t daemon_nodeid(ext2_ino_t ino)
+{
+	return ino == EXT2_ROOT_INO ? FUSE_ROOT_ID : (fuse_ino_t)ino;
+}
+
 /** daemon_fs_of() - the mount a request belongs to (fuse_req_userdata). */
 struct daemon_fs *daemon_fs_of(fuse_req_t req);
 
@@ -128,12 +160,24 @@ struct daemon_fs *daemon_fs_of(fuse_req_t req);
 int daemon_parse_args(int argc, char **argv, struct daemon_opts *opts);
 void daemon_opts_free(struct daemon_opts *opts);
 
+/** daemon_parse_opt_list() - apply one comma-separated -o list to @opts. */
+int daemon_parse_opt_list(struct daemon_opts *opts, const char *list);
+
+/**
+ * daemon_parse_size() - "512M"-style size (K/M/G/T binary multiples).
+ * Return: 0 with *@out in bytes, or -EINVAL.
+ */
+int daemon_parse_size(const char *s, uint64_t *out);
+
 /**
  * daemon_run() - open the image, mount, signal @ready_fd (write one byte
  * when the mount is usable; -1 if none), serve until unmounted, write the
  * superblock clean. Return: process exit status.
  */
 int daemon_run(struct daemon_opts *opts, int ready_fd);
+
+/** daemon_lowlevel_ops() - the one static FUSE ops table (ops.c). */
+const struct fuse_lowlevel_ops *daemon_lowlevel_ops(void);
 
 /* ---- itable.c ---------------------------------------------------------- */
 
@@ -260,6 +304,22 @@ int daemon_check_writable(struct daemon_fs *dfs);
 int daemon_permission(struct daemon_fs *dfs, const struct daemon_cred *cred,
 		      ext2_ino_t ino, const struct ext2_inode_large *inode,
 		      int mask);
+
+/* ---- attr.c ------------------------------------------------------------ */
+
+struct statvfs;
+
+/**
+ * daemon_fill_statvfs() - statfs numbers of the mount (f_blocks without
+ * metadata overhead, f_bavail = free minus reserved). Context: meta_lock held.
+ */
+void daemon_fill_statvfs(struct daemon_fs *dfs, struct statvfs *sv);
+
+/**
+ * daemon_acl_apply_mode() - update an xattr-format access ACL (@buf, @len)
+ * for chmod to @mode as posix_acl_chmod() does. Return: 0 or -EINVAL.
+ */
+int daemon_acl_apply_mode(void *buf, size_t len, mode_t mode);
 
 /* ---- namei.c / htree.c ------------------------------------------------ */
 

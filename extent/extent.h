@@ -110,6 +110,10 @@ struct extent_fs {
  *            this struct). @file.mapping is NULL for non-regular files.
  * @wb_error: first writeback error not yet reported by fsync (-errno), or
  *            0. Atomic: set by writeback, taken by fsync.
+ * @iflags:   extent/'s copy of the on-disk i_flags bits it needs
+ *            (EXT4_EXTENTS_FL, EXT4_INLINE_DATA_FL): which mapping code
+ *            and which maximum size apply. Changed under @rwlock
+ *            exclusively and efs->meta_lock; read with atomic loads.
  */
 struct extent_inode {
 	struct extent_fs *efs;
@@ -120,6 +124,7 @@ struct extent_inode {
 	_Atomic uint64_t map_seq;
 	struct iomap_file file;
 	atomic_int wb_error;
+	atomic_uint iflags;
 };
 
 /**
@@ -182,6 +187,12 @@ void extent_inode_destroy(struct extent_inode *ei);
  */
 ssize_t extent_read(struct extent_inode *ei, uint64_t pos, void *buf,
 		    size_t len);
+
+/**
+ * extent_inode_maxbytes() - the largest size of @ei: the extent limit, or
+ * the kernel's ext4_max_bitmap_size() for block-mapped files.
+ */
+uint64_t extent_inode_maxbytes(struct extent_inode *ei);
 
 /**
  * extent_write() - buffered write.

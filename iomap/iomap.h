@@ -239,8 +239,10 @@ int iomap_truncate_page(struct iomap_file *file, uint64_t pos, uint64_t isize,
 /**
  * iomap_writeback_range() - write back dirty blocks in [start, end)
  * (end = UINT64_MAX: whole file) and wait for all of it.
- * @isize: blocks at or past the size are not written (their dirty bits are
- *         dropped: they lie beyond a truncate).
+ * @isize: blocks at or past the size are not written; they stay dirty
+ *         (the size may be older than a write that is extending the
+ *         file) until a later pass or a truncate's
+ *         cache_mapping_remove_range() removes them.
  *
  * Walks dirty folios in file order, maps each dirty run with ->map_range,
  * builds ioends that grow while file-contiguous and disk-contiguous and of
