@@ -231,6 +231,8 @@ static int jio_dev_readv(struct journal *j, struct jio_seg *segs,
 
 	if (!bios)
 		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		segs[i].bounce = NULL;
 	for (i = 0; i < n; i++) {
 		struct jio_seg *s = &segs[i];
 		uint64_t a0 = jio_round_down(s->pos, a);
@@ -239,7 +241,6 @@ static int jio_dev_readv(struct journal *j, struct jio_seg *segs,
 		if (a1 > j->size)
 			a1 = j->size;	/* unaligned device end */
 		s->a0 = a0;
-		s->bounce = NULL;
 		if (a0 == s->pos && a1 == s->pos + s->len &&
 		    (uintptr_t)s->buf % a == 0) {
 			bios[i] = (struct cache_bio){

@@ -14,7 +14,7 @@
 # open the same way), and uext4 gets allow_other so that the unprivileged
 # part can reach the mount at all.
 #
-#   UEXT4_SEEDS="1 2 3 4 5"  seeds      UEXT4_OPS=4000  operations per seed
+#   UEXT4_SEEDS="1 2 3 4 5"  seeds      UEXT4_OPS=8000  operations per seed
 #   UEXT4_MKFS="-b 4096 -I 256"  mkfs.ext4 options   UEXT4_SIZE=256M
 #   UEXT4_DIFF_OPTS=writeback_cache  more uext4 mount options
 . "$(dirname "$0")/lib.sh"
@@ -22,7 +22,7 @@ require_root
 : "${UEXT4_TEST_FSOPS:?needs the fsops helper (run through meson test)}"
 
 SEEDS=${UEXT4_SEEDS:-1 2 3 4 5}
-OPS=${UEXT4_OPS:-4000}
+OPS=${UEXT4_OPS:-8000}
 SIZE=${UEXT4_SIZE:-256M}
 read -r -a MKFS <<< "${UEXT4_MKFS:--b 4096 -I 256}"
 UNPRIV=65534

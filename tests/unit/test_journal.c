@@ -337,6 +337,21 @@ static void test_cache_hits_and_batches(void **state)
 	assert_int_equal(cache_bdev_pread(bdev, raw, 4096, 6 * 4096), 0);
 	assert_true(check_pattern(raw, 4096, 10));
 
+	/* rewriting the same bytes costs no device write */
+	st0 = stats_of(ch);
+	assert_int_equal(io_channel_write_blk64(ch, 6, 1, w), 0);
+	assert_int_equal(io_channel_write_byte(ch, 6 * 4096 + 100, 8,
+					       w + 100), 0);
+	st = stats_of(ch);
+	assert_int_equal(st.dev_writes, st0.dev_writes);
+	assert_int_equal(st.unchanged - st0.unchanged, 2);
+	w[100] ^= 1;
+	assert_int_equal(io_channel_write_byte(ch, 6 * 4096 + 100, 8,
+					       w + 100), 0);
+	assert_int_equal(stats_of(ch).dev_writes - st.dev_writes, 1);
+	assert_int_equal(cache_bdev_pread(bdev, raw, 4096, 6 * 4096), 0);
+	assert_memory_equal(raw, w, 4096);
+
 	/* a new block written whole is cached (write-allocate) */
 	assert_int_equal(io_channel_write_blk64(ch, 100, 1, w), 0);
 	st0 = stats_of(ch);
@@ -428,6 +443,21 @@ static void test_invalidate(void **state)
 	assert_true(check_pattern(r, 4096, 2));
 	assert_int_equal(io_channel_read_blk64(ch, 8, 1, r), 0);
 	assert_true(check_pattern(r, 4096, 2));
+
+	/*
+	 * The lifecycle the io_manager exists for: metadata block 9 is
+	 * freed, handed to file data (invalidated), written by cache/,
+	 * freed again and rewritten as metadata with its old bytes. That
+	 * write must reach the device, not be skipped as "unchanged".
+	 */
+	fill_pattern(w, 4096, 3);
+	assert_int_equal(io_channel_write_blk64(ch, 9, 1, w), 0);
+	journal_io_invalidate(ch, 9, 1);
+	fill_pattern(r, 4096, 4);
+	assert_int_equal(cache_bdev_pwrite(bdev, r, 4096, 9 * 4096), 0);
+	assert_int_equal(io_channel_write_blk64(ch, 9, 1, w), 0);
+	assert_int_equal(cache_bdev_pread(bdev, r, 4096, 9 * 4096), 0);
+	assert_true(check_pattern(r, 4096, 3));
 
 	/* a huge range walks the entries instead of the blocks */
 	journal_io_invalidate(ch, 0, UINT64_MAX);

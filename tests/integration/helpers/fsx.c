@@ -761,7 +761,7 @@ static void op_rename(void)
 			snprintf(np, sizeof(np), "%s%s", to, c->path + n);
 			if (strlen(np) >= sizeof(c->path))
 				failf("model path too long: %s", np);
-			snprintf(c->path, sizeof(c->path), "%s", np);
+			memcpy(c->path, np, strlen(np) + 1);
 		}
 	} else {
 		snprintf(e->path, sizeof(e->path), "%s", to);
