@@ -169,15 +169,41 @@ static int attr_truncate(struct daemon_fs *dfs, struct daemon_inode *di,
 		return -EISDIR;
 	if (!LINUX_S_ISREG(inode.i_mode))
 		return -EINVAL;
-	if (size > dfs->efs.max_file_size)
+	if (size > extent_inode_maxbytes(&di->ei))
 		return -EFBIG;
 	return extent_truncate(&di->ei, size);
 }
 
-static int do_setattr(struct daemon_fs *dfs, struct daemon_inode *di,
-		      const struct stat *attr, int to_set, struct stat *st)
+/*
+ * attr_drop_sgid() - the part of the VFS's set-id clearing that FUSE's
+ * kernel side leaves out (fuse_setattr() handles ATTR_KILL_SGID only for
+ * group-executable files): since Linux 6.2 (setattr_should_drop_sgid()) a
+ * set-group-ID file without group execute also loses S_ISGID when a caller
+ * who is neither root nor in the file's group truncates or chowns it.
+ * Context: meta_lock held; @before is the inode before the change.
+ */
+static void attr_drop_sgid(struct daemon_fs *dfs, fuse_req_t req,
+			   const struct ext2_inode_large *before,
+			   struct ext2_inode_large *inode, int to_set)
 {
-	struct ext2_inode_large inode;
+	struct daemon_cred cred;
+
+	if (!(to_set & (FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_UID |
+			FUSE_SET_ATTR_GID)) ||
+	    (to_set & FUSE_SET_ATTR_MODE) || LINUX_S_ISDIR(before->i_mode) ||
+	    (before->i_mode & (S_ISGID | S_IXGRP)) != S_ISGID)
+		return;
+	daemon_cred_of(dfs, req, &cred);
+	if (cred.uid != 0 &&
+	    !daemon_cred_in_group(&cred, daemon_inode_gid(before)))
+		inode->i_mode &= ~S_ISGID;
+}
+
+static int do_setattr(fuse_req_t req, struct daemon_fs *dfs,
+		      struct daemon_inode *di, const struct stat *attr,
+		      int to_set, struct stat *st)
+{
+	struct ext2_inode_large inode, before;
 	struct timespec now;
 	int ret;
 
@@ -203,6 +229,8 @@ static int do_setattr(struct daemon_fs *dfs, struct daemon_inode *di,
 	ret = daemon_read_inode(dfs, di->ino, &inode);
 	if (ret)
 		goto out_unlock;
+	before = inode;
+	attr_drop_sgid(dfs, req, &before, &inode, to_set);
 	if (to_set & FUSE_SET_ATTR_MODE)
 		inode.i_mode = (inode.i_mode & LINUX_S_IFMT) |
 			       (attr->st_mode & 07777);
@@ -255,7 +283,7 @@ void daemon_op_setattr(fuse_req_t req, fuse_ino_t nodeid, struct stat *attr,
 		daemon_reply_err(req, ret);
 		return;
 	}
-	ret = do_setattr(dfs, di, attr, to_set, &st);
+	ret = do_setattr(req, dfs, di, attr, to_set, &st);
 	daemon_iput(dfs, di);
 	if (ret)
 		daemon_reply_err(req, ret);

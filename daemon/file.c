@@ -75,17 +75,24 @@ static void file_inode_put(struct daemon_fs *dfs, struct daemon_inode *di,
 
 /*
  * file_update_inode() - set the @which timestamps (DAEMON_MTIME, ...) of
- * the on-disk inode to now and, when @kill_cred is given, drop the set-id
- * bits as the VFS does when an unprivileged user truncates a file
- * (setattr_should_drop_suidgid()): S_ISUID always, S_ISGID when the group
- * may execute or the caller is not in the file's group.
+ * the on-disk inode to now and, for a caller who is not root, drop the
+ * set-id bits as the VFS does when an unprivileged user writes, truncates
+ * or fallocates a file (file_remove_privs(), setattr_should_drop_suidgid()):
+ * S_ISUID always, S_ISGID when the group may execute or the caller is not
+ * in the file's group. FUSE's kernel side applies only the first two rules
+ * (and not at all for O_TRUNC), so the daemon applies all three.
+ * @kill_cred: the caller, or NULL to take it from @kill_req (only looked up
+ * when the mode has a set-id bit: fuse_req_getgroups() reads /proc).
+ * @kill_req: the request, or NULL with @kill_cred NULL: timestamps only.
  * Context: meta_lock NOT held (taken here, last in the lock order).
  */
 static int file_update_inode(struct daemon_fs *dfs, ext2_ino_t ino,
 			     unsigned int which,
-			     const struct daemon_cred *kill_cred)
+			     const struct daemon_cred *kill_cred,
+			     fuse_req_t kill_req)
 {
 	struct ext2_inode_large inode;
+	struct daemon_cred cred;
 	int ret;
 
 	extent_meta_lock(&dfs->efs);
@@ -93,6 +100,10 @@ static int file_update_inode(struct daemon_fs *dfs, ext2_ino_t ino,
 	if (ret)
 		goto out_unlock;
 	daemon_inode_touch(&inode, which);
+	if (!kill_cred && kill_req && (inode.i_mode & (S_ISUID | S_ISGID))) {
+		daemon_cred_of(dfs, kill_req, &cred);
+		kill_cred = &cred;
+	}
 	if (kill_cred && kill_cred->uid != 0) {
 		unsigned int mode = inode.i_mode;
 
@@ -171,7 +182,7 @@ static int file_open_ino(struct daemon_fs *dfs, const struct daemon_cred *cred,
 		if (!ret)
 			ret = file_update_inode(dfs, ino,
 						DAEMON_MTIME | DAEMON_CTIME,
-						cred);
+						cred, NULL);
 		if (ret) {
 			file_open_put(dfs, fh);
 			return ret;
@@ -315,10 +326,10 @@ void daemon_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	free(buf);
 }
 
-static ssize_t do_write(struct daemon_fs *dfs, fuse_ino_t ino,
-			const char *buf, size_t size, off_t off,
-			struct fuse_file_info *fi)
+static ssize_t do_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+			size_t size, off_t off, struct fuse_file_info *fi)
 {
+	struct daemon_fs *dfs = daemon_fs_of(req);
 	struct file_open *fh = file_open_of(fi);
 	struct daemon_inode *di;
 	uint64_t pos_out;
@@ -357,7 +368,8 @@ static ssize_t do_write(struct daemon_fs *dfs, fuse_ino_t ino,
 		ret = -EFBIG;
 	if (!ret && size && !dfs->writeback_cache)
 		ret = file_update_inode(dfs, di->ei.ino,
-					DAEMON_MTIME | DAEMON_CTIME, NULL);
+					DAEMON_MTIME | DAEMON_CTIME, NULL,
+					fi->writepage ? NULL : req);
 	if (ret)
 		n = ret;
 	else
@@ -374,7 +386,7 @@ static ssize_t do_write(struct daemon_fs *dfs, fuse_ino_t ino,
 void daemon_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		     size_t size, off_t off, struct fuse_file_info *fi)
 {
-	ssize_t n = do_write(daemon_fs_of(req), ino, buf, size, off, fi);
+	ssize_t n = do_write(req, ino, buf, size, off, fi);
 
 	if (n < 0)
 		daemon_reply_err(req, (int)n);
@@ -438,9 +450,10 @@ void daemon_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 
 /* ---- fallocate, lseek -------------------------------------------------- */
 
-static int do_fallocate(struct daemon_fs *dfs, fuse_ino_t ino, int mode,
+static int do_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 			off_t offset, off_t length, struct fuse_file_info *fi)
 {
+	struct daemon_fs *dfs = daemon_fs_of(req);
 	struct daemon_inode *di;
 	bool ref;
 	int ret;
@@ -476,7 +489,7 @@ static int do_fallocate(struct daemon_fs *dfs, fuse_ino_t ino, int mode,
 	 */
 	if (!ret)
 		ret = file_update_inode(dfs, di->ei.ino,
-					DAEMON_MTIME | DAEMON_CTIME, NULL);
+					DAEMON_MTIME | DAEMON_CTIME, NULL, req);
 	file_inode_put(dfs, di, ref);
 	return ret;
 }
@@ -489,8 +502,8 @@ static int do_fallocate(struct daemon_fs *dfs, fuse_ino_t ino, int mode,
 void daemon_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 			 off_t offset, off_t length, struct fuse_file_info *fi)
 {
-	daemon_reply_err(req, do_fallocate(daemon_fs_of(req), ino, mode,
-					   offset, length, fi));
+	daemon_reply_err(req, do_fallocate(req, ino, mode, offset, length,
+					   fi));
 }
 
 /**

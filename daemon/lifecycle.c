@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 
 #include "internal.h"
+#include "journal.h"
 
 #define LC_MAX_WRITE (1u << 20)
 #define LC_MAX_READAHEAD (1u << 20)
@@ -344,19 +345,19 @@ static int lc_check_super(struct daemon_opts *opts)
 static int lc_open_fs(struct daemon_fs *dfs)
 {
 	struct daemon_opts *opts = &dfs->opts;
+	struct journal_io_config jcfg = { .offset = opts->offset };
+	char name[JOURNAL_IO_NAME_MAX];
 	int flags = EXT2_FLAG_64BITS;
-	char io_opts[64], *iop = NULL;
 	errcode_t err;
 
 	if (!opts->readonly)
 		flags |= EXT2_FLAG_RW;
-	if (opts->offset) {
-		snprintf(io_opts, sizeof(io_opts), "offset=%llu",
-			 (unsigned long long)opts->offset);
-		iop = io_opts;
-	}
-	err = ext2fs_open2(opts->image, iop, flags, 0, 0, unix_io_manager,
+	/* all metadata I/O through the data engine (bdev carries the offset) */
+	if (journal_io_register(dfs->efs.bdev, &jcfg, name, sizeof(name)))
+		return DAEMON_EXIT_INTERNAL;
+	err = ext2fs_open2(name, NULL, flags, 0, 0, journal_io_manager(),
 			   &dfs->efs.fs);
+	journal_io_unregister(name);	/* the channel holds its own ref */
 	if (err) {
 		fprintf(stderr, "uext4: %s: cannot open file system: %s\n",
 			opts->image, error_message(err));
@@ -423,6 +424,14 @@ static int lc_close_fs(struct daemon_fs *dfs, bool was_valid)
 		fs->super->s_wtime = (uint32_t)now.tv_sec;
 		fs->super->s_wtime_hi = (uint8_t)((uint64_t)now.tv_sec >> 32);
 		ext2fs_mark_super_dirty(fs);
+	} else {
+		/*
+		 * Read-only mount: errors found in damaged objects were
+		 * recorded in the in-memory superblock only (the image must
+		 * stay untouched); do not let close try to write them.
+		 */
+		fs->flags &= ~(EXT2_FLAG_DIRTY | EXT2_FLAG_IB_DIRTY |
+			       EXT2_FLAG_BB_DIRTY);
 	}
 	err = ext2fs_close2(fs, 0);
 	if (err) {
@@ -674,28 +683,28 @@ int daemon_run(struct daemon_opts *opts, int ready_fd)
 	pthread_mutex_init(&dfs->itable_lock, NULL);
 	pthread_cond_init(&dfs->itable_cond, NULL);
 
-	status = lc_open_fs(dfs);
-	if (status)
-		goto out_free;
-	errors = opts->errors ? opts->errors : dfs->efs.fs->super->s_errors;
-	if (errors < EXTENT_ERRORS_CONTINUE || errors > EXTENT_ERRORS_PANIC)
-		errors = EXTENT_ERRORS_CONTINUE;
-
 	ret = cache_bdev_open(opts->image, opts->offset, opts->readonly,
 			      &dfs->efs.bdev);
 	if (ret) {
 		fprintf(stderr, "uext4: %s: cannot open for data I/O: %s\n",
 			opts->image, strerror(-ret));
 		status = DAEMON_EXIT_IMAGE;
-		goto out_close_fs;
+		goto out_free;
 	}
+	status = lc_open_fs(dfs);
+	if (status)
+		goto out_close_bdev;
+	errors = opts->errors ? opts->errors : dfs->efs.fs->super->s_errors;
+	if (errors < EXTENT_ERRORS_CONTINUE || errors > EXTENT_ERRORS_PANIC)
+		errors = EXTENT_ERRORS_CONTINUE;
+
 	ccfg.budget_bytes = opts->cache_size;
 	ret = cache_create(&ccfg, &dfs->efs.cache);
 	if (ret) {
 		fprintf(stderr, "uext4: cannot create the cache: %s\n",
 			strerror(-ret));
 		status = DAEMON_EXIT_INTERNAL;
-		goto out_close_bdev;
+		goto out_close_fs;
 	}
 	ret = extent_fs_init(&dfs->efs, dfs->efs.fs, dfs->efs.cache,
 			     dfs->efs.bdev, opts->readonly, errors);
@@ -735,10 +744,10 @@ out_fini:
 	extent_fs_fini(&dfs->efs);
 out_destroy_cache:
 	cache_destroy(dfs->efs.cache);
-out_close_bdev:
-	cache_bdev_close(dfs->efs.bdev);
 out_close_fs:
 	ext2fs_close_free(&dfs->efs.fs);
+out_close_bdev:
+	cache_bdev_close(dfs->efs.bdev);
 out_free:
 	pthread_cond_destroy(&dfs->itable_cond);
 	pthread_mutex_destroy(&dfs->itable_lock);

@@ -299,13 +299,27 @@ static int xattr_errcode(struct daemon_fs *dfs, ext2_ino_t ino,
 	}
 }
 
-/* xattr_open() - a handle holding @ino's attributes. Context: meta_lock. */
+/*
+ * xattr_open() - a handle holding @ino's attributes.
+ * @create: the caller is about to store one. A file system without the
+ * ext_attr feature has no attributes (-ENODATA); like the kernel
+ * (ext4_xattr_update_super_block) the first attribute stored turns the
+ * feature on. Context: meta_lock.
+ */
 static int xattr_open(struct daemon_fs *dfs, ext2_ino_t ino,
-		      struct ext2_xattr_handle **h)
+		      struct ext2_xattr_handle **h, bool create)
 {
+	ext2_filsys fs = dfs->efs.fs;
 	errcode_t err;
 
-	err = ext2fs_xattrs_open(dfs->efs.fs, ino, h);
+	if (!ext2fs_has_feature_xattr(fs->super) &&
+	    !ext2fs_has_feature_inline_data(fs->super)) {
+		if (!create)
+			return -ENODATA;
+		ext2fs_set_feature_xattr(fs->super);
+		ext2fs_mark_super_dirty(fs);
+	}
+	err = ext2fs_xattrs_open(fs, ino, h);
 	if (err)
 		return xattr_errcode(dfs, ino, err);
 	err = ext2fs_xattrs_read(*h);
@@ -367,7 +381,7 @@ static int xattr_get_value(struct daemon_fs *dfs, ext2_ino_t ino,
 
 	*value = NULL;
 	*len = 0;
-	ret = xattr_open(dfs, ino, &h);
+	ret = xattr_open(dfs, ino, &h, false);
 	if (ret)
 		return ret;
 	err = ext2fs_xattr_get(h, name, value, len);
@@ -389,7 +403,7 @@ static int xattr_store(struct daemon_fs *dfs, ext2_ino_t ino,
 	errcode_t err;
 	int ret;
 
-	ret = xattr_open(dfs, ino, &h);
+	ret = xattr_open(dfs, ino, &h, value != NULL);
 	if (ret)
 		return ret;
 	if (value) {
@@ -664,11 +678,13 @@ static int do_listxattr(fuse_req_t req, fuse_ino_t nodeid,
 			  &inode);
 	if (ret)
 		return ret;
-	ret = xattr_open(dfs, di->ei.ino, &h);
+	ret = xattr_open(dfs, di->ei.ino, &h, false);
 	if (!ret) {
 		err = ext2fs_xattrs_iterate(h, xattr_list_cb, l);
 		ret = l->error ? l->error : xattr_errcode(dfs, di->ei.ino, err);
 		xattr_close(&h);
+	} else if (ret == -ENODATA) {
+		ret = 0;	/* no ext_attr feature: an empty list */
 	}
 	xattr_end(dfs, di);
 	return ret;
@@ -780,7 +796,7 @@ static int do_setxattr(fuse_req_t req, fuse_ino_t nodeid, const char *name,
 	struct daemon_inode *di;
 	struct daemon_cred cred;
 	enum xattr_ns ns;
-	bool found;
+	bool found = false;
 	int ret;
 
 	if (flags & ~(XATTR_CREATE | XATTR_REPLACE))
@@ -803,13 +819,17 @@ static int do_setxattr(fuse_req_t req, fuse_ino_t nodeid, const char *name,
 	if (flags) {
 		struct ext2_xattr_handle *h;
 
-		ret = xattr_open(dfs, di->ei.ino, &h);
-		if (ret)
+		ret = xattr_open(dfs, di->ei.ino, &h, false);
+		if (ret == -ENODATA) {
+			ret = 0;	/* no ext_attr feature: nothing exists */
+		} else if (ret) {
 			goto out_end;
-		ret = xattr_exists(dfs, di->ei.ino, h, name, &found);
-		xattr_close(&h);
-		if (ret)
-			goto out_end;
+		} else {
+			ret = xattr_exists(dfs, di->ei.ino, h, name, &found);
+			xattr_close(&h);
+			if (ret)
+				goto out_end;
+		}
 		if ((flags & XATTR_CREATE) && found) {
 			ret = -EEXIST;
 			goto out_end;

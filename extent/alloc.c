@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "journal.h"
 
 static bool ext_not_found(errcode_t err)
 {
@@ -134,6 +135,8 @@ static int alloc_extents(struct extent_inode *ei, uint64_t lblk, uint64_t len,
 	if (ret)
 		goto out_free_handle;
 	ext2fs_block_alloc_stats_range(fs, pblk, (blk_t)plen, +1);
+	/* file data from now on: drop any cached metadata copy */
+	journal_io_invalidate(fs->io, pblk, plen);
 
 	err = insert_unwritten(h, lblk, pblk, plen);
 	if (err) {
@@ -202,6 +205,7 @@ static int alloc_bmap(struct extent_inode *ei, uint64_t lblk, uint64_t len,
 	if (ret)
 		goto out_free_buf;
 	ext2fs_block_alloc_stats_range(fs, pblk, (blk_t)plen, +1);
+	journal_io_invalidate(fs->io, pblk, plen);
 
 	/* BMAP_SET places our block; BMAP_ALLOC adds indirect blocks. */
 	for (i = 0; i < plen; i++) {

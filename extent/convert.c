@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "journal.h"
 
 static bool cv_not_found(errcode_t err)
 {
@@ -200,6 +201,29 @@ out:
 }
 
 /*
+ * wb_forget_metadata() - the blocks about to receive file data bypass the
+ * metadata cache (journal/), which may still hold a copy from when they
+ * were metadata (an extent or directory block freed since). Drop it, so
+ * that neither a stale read nor a skipped "unchanged" write can come of it
+ * when a block cycles from metadata to data and back. Context: meta_lock.
+ */
+static void wb_forget_metadata(struct extent_fs *efs,
+			       const struct iomap *iomap, uint64_t pos,
+			       uint64_t length)
+{
+	uint64_t end = iomap->offset + iomap->length, first, last;
+
+	if (iomap->addr == IOMAP_NULL_ADDR || pos >= end)
+		return;
+	if (!length || length > end - pos)
+		length = end - pos;
+	first = (iomap->addr + (pos - iomap->offset)) >> efs->blkbits;
+	last = (iomap->addr + (pos - iomap->offset) + length - 1) >>
+	       efs->blkbits;
+	journal_io_invalidate(efs->fs->io, first, last - first + 1);
+}
+
+/*
  * ->map_range: mapping of the dirty bytes at @pos for writeback.
  * Context: folio at @pos locked by the engine; takes meta_lock.
  */
@@ -231,6 +255,7 @@ static int wb_map_range(struct iomap_file *file, uint64_t pos,
 			goto out_unlock;
 	}
 	extent_map_to_iomap(ei, &map, iomap);
+	wb_forget_metadata(efs, iomap, pos, length);
 out_unlock:
 	extent_meta_unlock(efs);
 	return ret;
