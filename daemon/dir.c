@@ -178,7 +178,7 @@ static int dir_bad_symlink(struct daemon_fs *dfs, ext2_ino_t ino)
  * dir_readlink_locked() - the target of symlink @ino into a new string:
  * inline data, fast (in i_block: no data blocks, as the kernel's
  * ext4_inode_is_fast_symlink()) or slow (one block). i_size must match
- * the stored string.
+ * the stored string. Updates atime as the mount's atime mode says.
  */
 static int dir_readlink_locked(struct daemon_fs *dfs, ext2_ino_t ino,
 			       char **out)
@@ -243,6 +243,8 @@ static int dir_readlink_locked(struct daemon_fs *dfs, ext2_ino_t ino,
 	if (strnlen(buf, size) != size)
 		goto out_bad;
 	buf[size] = '\0';
+	/* as touch_atime() in readlink(2); its failure fails nothing */
+	(void)daemon_inode_accessed_locked(dfs, ino, &inode);
 	*out = buf;
 	return 0;
 

@@ -9,8 +9,9 @@
  * through extent/ (extent_read/extent_write/...) on the extent_inode
  * embedded in the daemon's inode, and extent/ owns the size, the block map
  * and the inode rwlock. This file only touches the on-disk inode for what
- * the VFS would do around those calls: mtime/ctime after a write, a
- * truncate on open or a fallocate, and dropping set-id bits on O_TRUNC.
+ * the VFS would do around those calls: atime after a read (inode.c),
+ * mtime/ctime after a write, a truncate on open or a fallocate, and
+ * dropping set-id bits on O_TRUNC.
  *
  * It does not do permission checks: the kernel checks open(2) access
  * (default_permissions) before it sends OPEN or CREATE.
@@ -289,12 +290,17 @@ void daemon_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 /* ---- read, write ------------------------------------------------------- */
 
 /**
- * daemon_op_read() - READ: up to @size bytes at @off (short at EOF).
+ * daemon_op_read() - READ: up to @size bytes at @off (short at EOF). A
+ * successful read updates atime as the mount's atime mode says (at EOF
+ * too, as ext4's filemap_read(); not through an O_NOATIME handle). The
+ * kernel sends READ only for what its page cache lacks and never at EOF
+ * of a cached file, so reads it serves alone leave atime alone.
  */
 void daemon_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct daemon_fs *dfs = daemon_fs_of(req);
+	struct file_open *fh = file_open_of(fi);
 	struct daemon_inode *di;
 	ssize_t n = 0;
 	char *buf = NULL;
@@ -317,6 +323,10 @@ void daemon_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		else
 			n = extent_read(&di->ei, (uint64_t)off, buf, size);
 	}
+	/* before the reply, so that a stat(2) after read(2) sees it */
+	if (size && n >= 0)
+		(void)daemon_inode_accessed(dfs, di, false,
+					    fh && (fh->flags & O_NOATIME));
 	file_inode_put(dfs, di, ref);
 
 	if (n < 0)

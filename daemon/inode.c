@@ -4,10 +4,13 @@
  * writing it whole (large inodes), the ext4 timestamp encoding, owner ids
  * with their high 16 bits, struct stat, the caller's credentials and the
  * permission check (mode bits and POSIX ACLs) for the paths where the
- * kernel cannot check for us.
+ * kernel cannot check for us, and atime updates on access (relatime,
+ * strictatime, noatime, nodiratime).
  *
- * Nothing here keeps state; all functions work on a caller's copy of the
- * inode. Block maps and file data are extent/'s business.
+ * Nothing here keeps state but the atime shortcut of each in-memory inode
+ * (daemon_inode.atime_until, see "atime" below); all other functions work
+ * on a caller's copy of the inode. Block maps and file data are extent/'s
+ * business.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -38,6 +41,8 @@ int daemon_write_inode(struct daemon_fs *dfs, ext2_ino_t ino,
 {
 	errcode_t err;
 
+	/* any timestamp may change: the atime shortcut must be recomputed */
+	daemon_itable_times_changed(dfs, ino);
 	err = ext2fs_write_inode_full(dfs->efs.fs, ino,
 				      (struct ext2_inode *)inode,
 				      sizeof(*inode));
@@ -171,6 +176,178 @@ void daemon_inode_touch(struct ext2_inode_large *inode, unsigned int which)
 
 	daemon_now(&now);
 	daemon_inode_set_time(inode, which, &now);
+}
+
+/* ---- atime ---------------------------------------------------------------
+ *
+ * FUSE's kernel side marks its inodes S_NOATIME and, after a read, readdir
+ * or readlink, only drops its cached atime, so the daemon updates atime as
+ * kernel ext4's touch_atime() would: atime_needs_update() with
+ * relatime_need_update() for the default mode. The kernel does it for
+ * every read(2) that gets past the size checks (at EOF too, not for a
+ * 0-byte one) and every getdents(2); the daemon does it for the READ,
+ * READDIR(PLUS) and READLINK requests that reach it.
+ *
+ * The lock-free shortcut, daemon_inode.atime_until. Under relatime, once
+ * an access has seen atime > mtime and atime > ctime (under meta_lock,
+ * after any update of its own), the one rule that can still make an
+ * update due is "atime is a day old", which depends on the clock alone:
+ * until atime + 24 h every access may skip the inode. The slow path
+ * stores that second in atime_until; the fast path compares the clock
+ * with it and takes no lock, reads no inode, writes nothing. This is safe
+ * because:
+ *
+ *  - A nonzero atime_until always describes the inode as it is on disk.
+ *    It is stored only under meta_lock, right after reading (and maybe
+ *    writing) the inode; every write of an inode goes through
+ *    daemon_write_inode(), also under meta_lock, which zeroes it before
+ *    writing. So no change of mtime or ctime (write, truncate, fallocate,
+ *    setattr, link, unlink, rename, xattrs) nor of atime itself (utimensat)
+ *    leaves a stale value behind. extent/ writes the inode too, but only
+ *    i_size, i_blocks and the block map, never a timestamp; a new inode
+ *    (newinode.c) is not in the table yet.
+ *
+ *  - A reader racing with such a change may load the old value and skip
+ *    the update. Its access overlaps the change, so it is ordered before
+ *    it, where skipping was right:
+ *
+ *	thread A (READ, fast path)        thread B (WRITE)
+ *	load atime_until (valid)
+ *	                                  meta_lock, mtime = now,
+ *	                                  daemon_write_inode(): atime_until = 0
+ *	skip: this read came first
+ *	reply                             meta_unlock, reply
+ *
+ *    A read sent after the write was answered loads 0 (seq_cst atomics;
+ *    the reply and the next request also cross the kernel) and takes the
+ *    slow path, which sees mtime >= atime and updates.
+ *
+ *  - A new daemon_inode (first load, reload after eviction) starts at 0,
+ *    and a value that is too low only sends an access to the slow path.
+ *
+ * Strictatime stores nothing: every access is due. An inode with the
+ * noatime flag (chattr +A) is never due: INT64_MAX, until it is written.
+ * The mount-wide rules (noatime, nodiratime, read-only, O_NOATIME) are
+ * checked before the shortcut on every access; they cost no lock either.
+ */
+
+#define DAEMON_RELATIME_SECS (24 * 60 * 60)
+
+static int ts_cmp(const struct timespec *a, const struct timespec *b)
+{
+	if (a->tv_sec != b->tv_sec)
+		return a->tv_sec < b->tv_sec ? -1 : 1;
+	if (a->tv_nsec != b->tv_nsec)
+		return a->tv_nsec < b->tv_nsec ? -1 : 1;
+	return 0;
+}
+
+/* The mount-wide half of atime_needs_update(): may any access update? */
+static bool atime_mount_allows(struct daemon_fs *dfs, bool isdir)
+{
+	if (dfs->opts.atime == DAEMON_NOATIME)
+		return false;
+	if (isdir && dfs->opts.nodiratime)
+		return false;
+	/* ro, or errors=remount-ro since: __mnt_want_write() fails */
+	return daemon_check_writable(dfs) == 0;
+}
+
+/* relatime_need_update(): atime <= mtime, atime <= ctime, or a day old. */
+static bool atime_relatime_due(const struct ext2_inode_large *inode,
+			       const struct timespec *now)
+{
+	struct timespec a = daemon_inode_get_time(inode, DAEMON_ATIME);
+	struct timespec m = daemon_inode_get_time(inode, DAEMON_MTIME);
+	struct timespec c = daemon_inode_get_time(inode, DAEMON_CTIME);
+
+	return ts_cmp(&m, &a) >= 0 || ts_cmp(&c, &a) >= 0 ||
+	       now->tv_sec - a.tv_sec >= DAEMON_RELATIME_SECS;
+}
+
+/* The per-inode half of atime_needs_update(), at time @now. */
+static bool atime_due(struct daemon_fs *dfs,
+		      const struct ext2_inode_large *inode,
+		      const struct timespec *now)
+{
+	struct timespec a = daemon_inode_get_time(inode, DAEMON_ATIME);
+
+	if (inode->i_flags & EXT2_NOATIME_FL)
+		return false;
+	if (dfs->opts.atime == DAEMON_RELATIME &&
+	    !atime_relatime_due(inode, now))
+		return false;
+	return ts_cmp(&a, now) != 0;
+}
+
+/*
+ * atime_until_of() - the atime shortcut for @inode as it now is (see
+ * above): the first second at which an access may be due, 0 if one may be
+ * due at any time.
+ */
+static int64_t atime_until_of(struct daemon_fs *dfs,
+			      const struct ext2_inode_large *inode)
+{
+	struct timespec a = daemon_inode_get_time(inode, DAEMON_ATIME);
+	struct timespec m = daemon_inode_get_time(inode, DAEMON_MTIME);
+	struct timespec c = daemon_inode_get_time(inode, DAEMON_CTIME);
+
+	if (inode->i_flags & EXT2_NOATIME_FL)
+		return INT64_MAX;
+	if (dfs->opts.atime != DAEMON_RELATIME)
+		return 0;
+	if (ts_cmp(&m, &a) >= 0 || ts_cmp(&c, &a) >= 0)
+		return 0;
+	/* a is at most year 2446 here: no overflow; 0 just means "look" */
+	return (int64_t)a.tv_sec + DAEMON_RELATIME_SECS;
+}
+
+/* Update the atime of @inode (@ino) to now if due. Context: meta_lock held. */
+static int atime_update_locked(struct daemon_fs *dfs, ext2_ino_t ino,
+			       struct ext2_inode_large *inode)
+{
+	struct timespec now;
+
+	daemon_now(&now);
+	if (!atime_due(dfs, inode, &now))
+		return 0;
+	daemon_inode_set_time(inode, DAEMON_ATIME, &now);
+	return daemon_write_inode(dfs, ino, inode);
+}
+
+int daemon_inode_accessed_locked(struct daemon_fs *dfs, ext2_ino_t ino,
+				 struct ext2_inode_large *inode)
+{
+	if (!atime_mount_allows(dfs, LINUX_S_ISDIR(inode->i_mode)))
+		return 0;
+	return atime_update_locked(dfs, ino, inode);
+}
+
+int daemon_inode_accessed(struct daemon_fs *dfs, struct daemon_inode *di,
+			  bool isdir, bool noatime)
+{
+	struct ext2_inode_large inode;
+	struct timespec now;
+	int ret;
+
+	if (noatime || !atime_mount_allows(dfs, isdir))
+		return 0;
+	daemon_now(&now);
+	if (now.tv_sec < atomic_load(&di->atime_until))
+		return 0;	/* the shortcut: nothing due, no lock */
+
+	extent_meta_lock(&dfs->efs);
+	ret = daemon_read_inode(dfs, di->ino, &inode);
+	if (ret)
+		goto out_unlock;
+	ret = atime_update_locked(dfs, di->ino, &inode);
+	if (ret)
+		goto out_unlock;
+	/* after daemon_write_inode() zeroed it: describes @inode as written */
+	atomic_store(&di->atime_until, atime_until_of(dfs, &inode));
+out_unlock:
+	extent_meta_unlock(&dfs->efs);
+	return ret;
 }
 
 /* ---- owners ------------------------------------------------------------ */

@@ -34,6 +34,7 @@
 
 #include <fuse_lowlevel.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -46,6 +47,21 @@
 #include "extent.h"
 
 #define DAEMON_NAME_MAX 255
+
+/**
+ * enum daemon_atime_mode - when a read, readdir or readlink updates atime
+ * (the kernel's MNT_RELATIME / MNT_NOATIME, atime_needs_update()).
+ * @DAEMON_RELATIME:    default: when atime <= mtime, atime <= ctime, or
+ *                      atime is a day old or more.
+ * @DAEMON_STRICTATIME: strictatime: on every access.
+ * @DAEMON_NOATIME:     noatime: never.
+ * A read-only mount never updates atime, whatever the mode.
+ */
+enum daemon_atime_mode {
+	DAEMON_RELATIME = 0,
+	DAEMON_STRICTATIME,
+	DAEMON_NOATIME,
+};
 
 /**
  * struct daemon_opts - parsed command line (options.c).
@@ -67,6 +83,10 @@ struct daemon_opts {
 	char *fuse_opts;	/* generic mount flags for libfuse, "a,b" (owned, may be NULL) */
 	bool writeback_cache;	/* -o writeback_cache: kernel write-back caching */
 	bool kernel_cache;	/* -o kernel_cache: keep page cache across opens */
+	enum daemon_atime_mode atime; /* from the flags below, as path_mount() */
+	bool nodiratime;	/* nodiratime: never update a directory's atime */
+	bool ms_noatime;	/* noatime given (atime clears it) */
+	bool ms_strictatime;	/* strictatime given (nostrictatime clears it) */
 };
 
 /** Exit statuses of the uext4 command (documented in docs/uext4.8). */
@@ -91,7 +111,11 @@ enum daemon_exit {
  * @nopen:      open file handles.
  * @evicting:   eviction started (or the inode is still being loaded);
  *              iget waits for it to finish.
- * All but @ei are protected by daemon_fs.itable_lock.
+ * @atime_until: atime shortcut: an access whose CLOCK_REALTIME seconds are
+ *              below this value needs no atime update; 0 = unknown (look
+ *              at the inode). Written under efs.meta_lock, read without
+ *              any lock: see "atime" in inode.c for why that is safe.
+ * All but @ei and @atime_until are protected by daemon_fs.itable_lock.
  */
 struct daemon_inode {
 	struct extent_inode ei;
@@ -101,6 +125,7 @@ struct daemon_inode {
 	unsigned int refs;
 	unsigned int nopen;
 	bool evicting;
+	_Atomic int64_t atime_until;
 };
 
 /**
@@ -209,6 +234,14 @@ void daemon_forget(struct daemon_fs *dfs, ext2_ino_t ino, uint64_t nlookup);
 struct daemon_inode *daemon_itable_find(struct daemon_fs *dfs, ext2_ino_t ino);
 
 /**
+ * daemon_itable_times_changed() - inode @ino was written: forget its atime
+ * shortcut (@atime_until = 0) if it is in memory. Takes no reference.
+ * Context: meta_lock held (called by daemon_write_inode()); takes
+ * itable_lock, a leaf.
+ */
+void daemon_itable_times_changed(struct daemon_fs *dfs, ext2_ino_t ino);
+
+/**
  * daemon_itable_sync_all() - write back every in-memory inode's dirty data
  * (unmount, statfs-free syncs). Return: first -errno or 0.
  */
@@ -249,6 +282,12 @@ int daemon_read_inode(struct daemon_fs *dfs, ext2_ino_t ino,
 int daemon_write_inode(struct daemon_fs *dfs, ext2_ino_t ino,
 		       struct ext2_inode_large *inode);
 
+/*
+ * daemon_write_inode() also resets the in-memory atime shortcut of @ino
+ * (daemon_itable_times_changed()): every change of a timestamp goes
+ * through it.
+ */
+
 /** Which timestamps daemon_inode_touch() sets. */
 enum {
 	DAEMON_ATIME = 1u << 0,
@@ -272,6 +311,27 @@ void daemon_inode_set_time(struct ext2_inode_large *inode, unsigned int which,
 
 /** daemon_inode_touch() - set the @which timestamps to now. */
 void daemon_inode_touch(struct ext2_inode_large *inode, unsigned int which);
+
+/**
+ * daemon_inode_accessed() - a read or readdir of @di succeeded: update its
+ * atime to now when the mount's atime mode (and nodiratime, the inode's
+ * noatime flag, a read-only mount) says so. @isdir: @di is a directory.
+ * @noatime: the handle was opened with O_NOATIME. Cheap when nothing is
+ * due: an atomic load and a clock read, no lock.
+ * Context: no lock held; takes meta_lock only when an update may be due.
+ * Return: 0 or -errno (the access itself has succeeded either way).
+ */
+int daemon_inode_accessed(struct daemon_fs *dfs, struct daemon_inode *di,
+			  bool isdir, bool noatime);
+
+/**
+ * daemon_inode_accessed_locked() - the same for the caller's fresh copy
+ * @inode of inode @ino (readlink, which holds meta_lock anyway): sets the
+ * atime in @inode and writes it when due. No shortcut.
+ * Context: meta_lock held. Return: 0 or -errno.
+ */
+int daemon_inode_accessed_locked(struct daemon_fs *dfs, ext2_ino_t ino,
+				 struct ext2_inode_large *inode);
 
 /**
  * daemon_fill_stat() - struct stat of inode @ino from its on-disk form;

@@ -430,6 +430,22 @@ struct daemon_inode *daemon_itable_find(struct daemon_fs *dfs, ext2_ino_t ino)
 	return di;
 }
 
+/*
+ * The table lock keeps @di from being freed while we look (eviction frees
+ * only after __itable_remove() under it); no reference is taken, so no
+ * daemon_iput() (which may evict and take meta_lock) is needed here.
+ */
+void daemon_itable_times_changed(struct daemon_fs *dfs, ext2_ino_t ino)
+{
+	struct daemon_inode *di;
+
+	pthread_mutex_lock(&dfs->itable_lock);
+	di = __itable_lookup(dfs, ino);
+	if (di)
+		atomic_store(&di->atime_until, 0);
+	pthread_mutex_unlock(&dfs->itable_lock);
+}
+
 /* Referenced snapshot of every live inode; caller puts each. */
 static struct daemon_inode **itable_snapshot(struct daemon_fs *dfs, size_t *n)
 {

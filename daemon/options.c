@@ -6,7 +6,8 @@
  *
  * Options follow mount(8) and fuse2fs: our own (ro, rw, fakeroot, offset=,
  * cache_size=, errors=, ...) are decoded into struct daemon_opts; generic
- * mount flags (nosuid, nodev, noatime, ...) are collected for libfuse; the
+ * mount flags (nosuid, nodev, noatime, ...) are collected for libfuse, and
+ * the atime ones also decoded (the daemon updates atime itself); the
  * ones mount(8) keeps for itself (defaults, noauto, user, nofail, x-*) are
  * dropped; anything else is an error naming the option.
  *
@@ -26,12 +27,25 @@
 #define DAEMON_CACHE_DEFAULT (512ull << 20)
 #define DAEMON_CACHE_MIN (8ull << 20)
 
-/* Generic mount flags handed to libfuse as they are. */
+/*
+ * Generic mount flags handed to libfuse as they are. atime and noatime
+ * are also decoded (atime_flag()). libfuse 3.14 refuses relatime,
+ * lazytime and nolazytime ("unknown option"), so a mount with them fails
+ * as it always has; relatime is the default mode anyway.
+ */
 static const char *const passthrough_opts[] = {
-	"async", "atime", "auto_unmount", "dev", "diratime", "dirsync", "exec", "lazytime",
-	"noatime", "nodev", "nodiratime", "noexec", "nolazytime",
-	"norelatime", "nostrictatime", "nosuid", "relatime", "strictatime",
+	"async", "atime", "auto_unmount", "dev", "dirsync", "exec", "lazytime",
+	"noatime", "nodev", "noexec", "nolazytime", "nosuid", "relatime",
 	"suid", "sync",
+};
+
+/*
+ * atime flags the daemon alone implements: not handed to libfuse, which
+ * does not know them (fuse_session_new() would fail), and which the
+ * kernel would ignore on a FUSE mount anyway (its inodes are S_NOATIME).
+ */
+static const char *const atime_opts[] = {
+	"diratime", "nodiratime", "norelatime", "nostrictatime", "strictatime",
 };
 
 /* Options mount(8) / mount.fuse3 use themselves: ignored. */
@@ -46,6 +60,35 @@ static bool in_list(const char *opt, const char *const *list, size_t n)
 		if (strcmp(opt, list[i]) == 0)
 			return true;
 	return false;
+}
+
+/*
+ * The atime flags among the generic ones: record them as mount(8) turns
+ * them into MS_* bits (the last of a pair wins), then derive the mode as
+ * the kernel's path_mount() does: strictatime beats noatime, and relatime
+ * is the default either way, so "relatime" and "norelatime" change
+ * nothing (norelatime alone still mounts relatime).
+ */
+static void atime_flag(struct daemon_opts *opts, const char *opt)
+{
+	if (strcmp(opt, "noatime") == 0)
+		opts->ms_noatime = true;
+	else if (strcmp(opt, "atime") == 0)
+		opts->ms_noatime = false;
+	else if (strcmp(opt, "strictatime") == 0)
+		opts->ms_strictatime = true;
+	else if (strcmp(opt, "nostrictatime") == 0)
+		opts->ms_strictatime = false;
+	else if (strcmp(opt, "nodiratime") == 0)
+		opts->nodiratime = true;
+	else if (strcmp(opt, "diratime") == 0)
+		opts->nodiratime = false;
+	if (opts->ms_strictatime)
+		opts->atime = DAEMON_STRICTATIME;
+	else if (opts->ms_noatime)
+		opts->atime = DAEMON_NOATIME;
+	else
+		opts->atime = DAEMON_RELATIME;
 }
 
 static void usage(FILE *out)
@@ -73,7 +116,9 @@ static void usage(FILE *out)
 "  writeback_cache      kernel write-back caching (default off)\n"
 "  kernel_cache         keep the kernel page cache across opens\n"
 "  fsname=NAME          source shown in /proc/mounts (default IMAGE)\n"
-"  nosuid, nodev, noexec, noatime, sync, dirsync, ...\n"
+"  relatime, strictatime, noatime, nodiratime\n"
+"                       when reads update atime (default relatime)\n"
+"  nosuid, nodev, noexec, sync, dirsync, ...\n"
 "                       generic mount flags, passed to the kernel\n"
 "\n"
 "Exit status: 0 mounted, 1 usage, 2 image cannot be opened, 3 file\n"
@@ -204,8 +249,16 @@ static int parse_one(struct daemon_opts *opts, const char *opt)
 			return 0;
 		}
 		if (in_list(opt, passthrough_opts,
-			    sizeof(passthrough_opts) / sizeof(*passthrough_opts)))
+			    sizeof(passthrough_opts) / sizeof(*passthrough_opts))) {
+			/* FUSE's kernel side never updates atime: we do */
+			atime_flag(opts, opt);
 			return append_fuse_opt(opts, opt);
+		}
+		if (in_list(opt, atime_opts,
+			    sizeof(atime_opts) / sizeof(*atime_opts))) {
+			atime_flag(opts, opt);
+			return 0;
+		}
 		if (in_list(opt, ignored_opts,
 			    sizeof(ignored_opts) / sizeof(*ignored_opts)))
 			return 0;

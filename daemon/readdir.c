@@ -9,12 +9,17 @@
  * readdirplus gives an entry (and a kernel lookup) for each name but "."
  * and ".."; when the directory changed since the snapshot (its ctime moved)
  * each name is looked up again and names that are gone are skipped.
+ * Every successful readdir updates the directory's atime as getdents(2)
+ * does on ext4 (iterate_dir() → file_accessed()), subject to the mount's
+ * atime mode: the handle holds a daemon reference on the directory for
+ * the lock-free atime shortcut (inode.c).
  *
  * Linear, indexed and inline-data directories are all read through
  * ext2fs_dir_iterate2(), which checks block checksums and entry sanity.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +35,8 @@ struct readdir_ent {
 
 /**
  * struct readdir_handle - an open directory (fi->fh).
+ * @di:   the directory; one daemon reference owned by the handle. Constant.
+ * @noatime: opened with O_NOATIME: readdir leaves atime alone. Constant.
  * @lock: protects every other field; taken before meta_lock, never while
  *        replying.
  * @ents, @count, @cap: the snapshot.
@@ -38,6 +45,8 @@ struct readdir_ent {
  * @valid: a snapshot was taken.
  */
 struct readdir_handle {
+	struct daemon_inode *di;
+	bool noatime;
 	pthread_mutex_t lock;
 	struct readdir_ent *ents;
 	size_t count, cap;
@@ -164,8 +173,10 @@ static bool readdir_changed(struct daemon_fs *dfs, ext2_ino_t dir,
 	return ts.tv_sec != h->ctime.tv_sec || ts.tv_nsec != h->ctime.tv_nsec;
 }
 
-static void readdir_handle_free(struct readdir_handle *h)
+static void readdir_handle_free(struct daemon_fs *dfs,
+				struct readdir_handle *h)
 {
+	daemon_iput(dfs, h->di);
 	pthread_mutex_destroy(&h->lock);
 	free(h->ents);
 	free(h->names);
@@ -176,28 +187,43 @@ static void readdir_handle_free(struct readdir_handle *h)
 
 /*
  * The snapshot itself is taken by the first readdir (at offset 0), so that
- * opendir + readdir walk the directory once.
+ * opendir + readdir walk the directory once. The reference is a table hit:
+ * the kernel holds a lookup on a directory it opens.
  */
-static int do_opendir(struct daemon_fs *dfs, ext2_ino_t ino,
+static int do_opendir(struct daemon_fs *dfs, ext2_ino_t ino, int flags,
 		      struct readdir_handle **out)
 {
 	struct ext2_inode_large inode;
 	struct readdir_handle *h;
+	struct daemon_inode *di;
 	int ret;
 
+	ret = daemon_iget(dfs, ino, &di);
+	if (ret)
+		return ret;
 	extent_meta_lock(&dfs->efs);
 	ret = daemon_read_inode(dfs, ino, &inode);
 	extent_meta_unlock(&dfs->efs);
 	if (ret)
-		return ret;
-	if (!LINUX_S_ISDIR(inode.i_mode))
-		return -ENOTDIR;
+		goto out_iput;
+	if (!LINUX_S_ISDIR(inode.i_mode)) {
+		ret = -ENOTDIR;
+		goto out_iput;
+	}
 	h = calloc(1, sizeof(*h));
-	if (!h)
-		return -ENOMEM;
+	if (!h) {
+		ret = -ENOMEM;
+		goto out_iput;
+	}
+	h->di = di;
+	h->noatime = flags & O_NOATIME;
 	pthread_mutex_init(&h->lock, NULL);
 	*out = h;
 	return 0;
+
+out_iput:
+	daemon_iput(dfs, di);
+	return ret;
 }
 
 void daemon_op_opendir(fuse_req_t req, fuse_ino_t ino,
@@ -207,14 +233,14 @@ void daemon_op_opendir(fuse_req_t req, fuse_ino_t ino,
 	struct readdir_handle *h = NULL;
 	int ret;
 
-	ret = do_opendir(dfs, daemon_ino(ino), &h);
+	ret = do_opendir(dfs, daemon_ino(ino), fi->flags, &h);
 	if (ret) {
 		daemon_reply_err(req, ret);
 		return;
 	}
 	fi->fh = (uint64_t)(uintptr_t)h;
 	if (fuse_reply_open(req, fi) == -ENOENT)	/* interrupted */
-		readdir_handle_free(h);
+		readdir_handle_free(dfs, h);
 }
 
 void daemon_op_releasedir(fuse_req_t req, fuse_ino_t ino,
@@ -222,7 +248,8 @@ void daemon_op_releasedir(fuse_req_t req, fuse_ino_t ino,
 {
 	(void)ino;
 	if (fi->fh)
-		readdir_handle_free((struct readdir_handle *)(uintptr_t)fi->fh);
+		readdir_handle_free(daemon_fs_of(req),
+				    (struct readdir_handle *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -333,6 +360,9 @@ static void readdir_reply(fuse_req_t req, fuse_ino_t ino, size_t size,
 		return;
 	}
 	n = do_readdir(req, dfs, daemon_ino(ino), buf, size, off, h, plus);
+	/* every getdents(2), the one at the end included; before the reply */
+	if (n >= 0)
+		(void)daemon_inode_accessed(dfs, h->di, true, h->noatime);
 	if (n < 0)
 		daemon_reply_err(req, (int)n);
 	else

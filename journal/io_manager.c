@@ -13,9 +13,13 @@
  * metadata goes through the host page cache, and file data written by
  * cache/ with O_DIRECT never meets a stale host page.
  *
- * The metadata cache is write-through (meta_cache.c): a write reaches the
- * device before the cache is updated, so flush has nothing to write back.
- * It does not do transactions yet: a write goes home at once.
+ * The metadata cache is write-back (meta_cache.c): a write updates the
+ * cached block and marks it dirty; jio_writeback() sends dirty blocks home
+ * in one batch (sorted, contiguous blocks merged into one bio) at a flush,
+ * at close, under budget pressure and when the oldest is older than the
+ * interval (checked at each write and flush call). Writes too large for
+ * the cache, zeroout, and every write while caching is off go to the
+ * device at once. No transactions yet: a block goes home, not to a log.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -99,7 +103,8 @@ int journal_io_register(struct cache_bdev *bdev,
 	if (j->align == 0)
 		j->align = 1;
 	j->size = cache_bdev_size(bdev);
-	ret = journal_meta_init(&j->mc, budget);
+	ret = journal_meta_init(&j->mc, budget,
+				cfg ? cfg->writeback_interval_ms : 0);
 	if (ret)
 		goto out_free;
 
@@ -297,8 +302,20 @@ static int jio_read(struct journal *j, uint64_t pos, void *buf, size_t len)
 		return jio_dev_readv(j, &whole, 1);
 	first = pos / g;
 	last = (pos + len - 1) / g;
-	if ((last + 1) * (uint64_t)g > j->size)	/* partial last block */
+	if ((last + 1) * (uint64_t)g > j->size) {
+		/* a partial last block is never cached: read it directly */
+		uint64_t tail = last * (uint64_t)g;
+
+		if (tail <= pos)
+			return jio_dev_readv(j, &whole, 1);
+		ret = jio_read(j, pos, buf, (size_t)(tail - pos));
+		if (ret)
+			return ret;
+		whole = (struct jio_seg){ .pos = tail,
+					  .len = (size_t)(pos + len - tail),
+					  .buf = (char *)buf + (tail - pos) };
 		return jio_dev_readv(j, &whole, 1);
+	}
 
 	segs = calloc((size_t)(last - first) + 1, sizeof(*segs));
 	if (!segs)
@@ -352,43 +369,19 @@ out_free:
 	return ret;
 }
 
-/* After a write of [pos, pos + len) reached the device: update the cache. */
-static void jio_cache_written(struct journal *j, uint64_t pos,
-			      const void *buf, size_t len)
-{
-	struct journal_meta_cache *mc = &j->mc;
-	uint64_t seq, first, last, b;
-	size_t budget;
-	unsigned int g = journal_meta_begin(mc, &seq, &budget);
-	bool may_insert = len <= JIO_WRITE_INSERT_MAX && len <= budget / 2;
-
-	if (!g)
-		return;
-	first = pos / g;
-	last = (pos + len - 1) / g;
-	for (b = first; b <= last; b++) {
-		uint64_t s = b * g > pos ? b * g : pos;
-		uint64_t e = (b + 1) * g < pos + len ? (b + 1) * g : pos + len;
-
-		journal_meta_write(mc, g, b, (const char *)buf + (s - pos),
-				   (size_t)(s - b * g), (size_t)(e - s),
-				   may_insert && (b + 1) * g <= j->size);
-	}
-}
-
 /*
- * Write device bytes [@pos, @pos + @len), write-through. A write of bytes
- * the cache shows the device already holds is skipped. An unaligned
- * request is rounded out to the engine's alignment in a bounce buffer
- * whose head and tail sectors are read first (through the cache, which
- * makes repeated small writes to one block cheap). On success the cache is
- * updated; on failure the cached copies of the range are dropped so that
- * the next read sees what the device holds.
+ * Write device bytes [@pos, @pos + @len) straight to the device (writes the
+ * cache does not absorb). An unaligned request is rounded out to the
+ * engine's alignment in a bounce buffer whose head and tail sectors are
+ * read first (through the cache, so dirty neighbours are written with
+ * their new bytes). Cached copies get the new bytes and keep their dirty
+ * state; on failure the clean ones are dropped, so that the next read
+ * sees what the device holds.
  * Context: @pos + @len <= device size; writers of one block serialized by
  * the caller (metadata lock). Return: 0 or -errno.
  */
-static int jio_write(struct journal *j, uint64_t pos, const void *buf,
-		     size_t len)
+static int jio_write_direct(struct journal *j, uint64_t pos, const void *buf,
+			    size_t len)
 {
 	size_t a = j->align;
 	uint64_t end = pos + len;
@@ -400,8 +393,6 @@ static int jio_write(struct journal *j, uint64_t pos, const void *buf,
 
 	if (!len)
 		return 0;
-	if (journal_meta_unchanged(&j->mc, pos, buf, len))
-		return 0;	/* write-through: the device has these bytes */
 	if (a1 > j->size)
 		a1 = j->size;
 	if (a0 != pos || a1 != end || (uintptr_t)buf % a) {
@@ -422,13 +413,240 @@ static int jio_write(struct journal *j, uint64_t pos, const void *buf,
 	}
 	atomic_fetch_add(&j->dev_writes, 1);
 	ret = cache_bdev_pwrite(j->bdev, src, (size_t)(a1 - a0), a0);
-	if (ret)
-		journal_meta_invalidate_bytes(&j->mc, pos, len);
-	else
-		jio_cache_written(j, pos, buf, len);
+	journal_meta_update_bytes(&j->mc, pos, buf, len, ret == 0);
 out_free_bounce:
 	free(bounce);
 	return ret;
+}
+
+/*
+ * Write device bytes [@pos, @pos + @len) into the cache, granule @g by
+ * granule, marking them dirty. A partial write of a granule not cached
+ * reads it in first; a granule the cache still cannot take (no memory,
+ * the granule changed) is written to the device at once.
+ * Context: as jio_write_direct(); [@pos, @pos + @len) lies in granules
+ * inside the device. Return: 0 or -errno.
+ */
+static int jio_write_cached(struct journal *j, unsigned int g, uint64_t pos,
+			    const void *buf, size_t len)
+{
+	struct journal_meta_cache *mc = &j->mc;
+	uint64_t b, first = pos / g, last = (pos + len - 1) / g;
+	unsigned char *tmp = NULL;
+	int ret = 0;
+
+	for (b = first; !ret && b <= last; b++) {
+		uint64_t s = b * g > pos ? b * g : pos;
+		uint64_t e = (b + 1) * g < pos + len ? (b + 1) * g : pos + len;
+		const char *src = (const char *)buf + (s - pos);
+		size_t off = (size_t)(s - b * g), n = (size_t)(e - s);
+
+		if (journal_meta_write(mc, g, b, src, off, n))
+			continue;
+		if (n < g) {	/* read-modify-write in the cache */
+			if (!tmp)
+				tmp = jio_alloc(j, g);
+			if (!tmp) {
+				ret = -ENOMEM;
+				break;
+			}
+			ret = jio_read(j, b * g, tmp, g);
+			if (ret)
+				break;
+			memcpy(tmp + off, src, n);
+			if (journal_meta_write(mc, g, b, tmp, 0, g))
+				continue;
+		}
+		ret = jio_write_direct(j, s, src, n);
+	}
+	free(tmp);
+	return ret;
+}
+
+/* -errno from the engine → the errcode_t libext2fs expects (as unix_io). */
+static errcode_t jio_errcode(int ret);
+
+/* Remember @err as the first deferred error unless one is pending. */
+static void jio_note_error(struct journal *j, errcode_t err)
+{
+	long none = 0;
+
+	if (err)
+		atomic_compare_exchange_strong(&j->wb_err, &none, (long)err);
+}
+
+/*
+ * A run of @n granules from @b starting at index @i, as one write bio.
+ * An unaligned run (granule smaller than the engine's alignment) is
+ * rounded out in @bounce, its head and tail read through the cache.
+ * Return: 0 or -errno (the run is then not written).
+ */
+static int jio_wb_bio(struct journal *j, const struct journal_meta_batch *b,
+		      size_t i, size_t n, struct cache_bio *bio,
+		      void **bounce)
+{
+	size_t a = j->align, g = b->granule;
+	uint64_t pos = b->blks[i] * g, end = pos + n * g;
+	uint64_t a0 = jio_round_down(pos, a), a1 = jio_round_up(end, a);
+	int ret = 0;
+
+	*bounce = NULL;
+	*bio = (struct cache_bio){ .pos = pos, .buf = b->data + i * g,
+				   .len = n * g, .write = true };
+	if (a0 == pos && a1 == end)
+		return 0;	/* b->data is aligned, g * i with it */
+	if (a1 > j->size)
+		a1 = j->size;
+	*bounce = jio_alloc(j, (size_t)(a1 - a0));
+	if (!*bounce)
+		return -ENOMEM;
+	if (pos > a0)
+		ret = jio_read(j, a0, *bounce, (size_t)(pos - a0));
+	if (!ret && a1 > end)
+		ret = jio_read(j, end, (char *)*bounce + (end - a0),
+			       (size_t)(a1 - end));
+	if (ret) {
+		free(*bounce);
+		*bounce = NULL;
+		return ret;
+	}
+	memcpy((char *)*bounce + (pos - a0), bio->buf, n * g);
+	*bio = (struct cache_bio){ .pos = a0, .buf = *bounce,
+				   .len = (size_t)(a1 - a0), .write = true };
+	return 0;
+}
+
+/*
+ * Write back the dirty granules @why selects (journal_meta_wb_begin) as
+ * one cache_bdev_submit(): sorted by block, a bio per run of consecutive
+ * blocks. A failed run calls @ch's write_error hook (if @ch has one) and
+ * its error is remembered for the next flush; its granules stay dirty.
+ * No device flush here. @nwritten, if not NULL, gets the granules sent.
+ * Context: serialized with writes by the caller (metadata lock); no lock
+ * held during the I/O. Return: 0 or the first error of this writeback.
+ */
+static errcode_t jio_writeback(struct journal *j, io_channel ch,
+			       enum journal_wb_reason why, size_t *nwritten)
+{
+	struct journal_meta_batch b;
+	struct cache_bio *bios = NULL;
+	size_t *start = NULL, i, k, nbios = 0, g;
+	void **bounces = NULL;
+	unsigned char *data;
+	errcode_t first_err = 0;
+	int ret;
+
+	if (nwritten)
+		*nwritten = 0;
+	ret = journal_meta_wb_begin(&j->mc, why, j->align, &b);
+	if (ret) {
+		jio_note_error(j, jio_errcode(ret));
+		return jio_errcode(ret);
+	}
+	if (!b.nr)
+		return 0;
+	g = b.granule;
+	bios = calloc(b.nr, sizeof(*bios));
+	start = calloc(b.nr + 1, sizeof(*start));
+	bounces = calloc(b.nr, sizeof(*bounces));
+	if (!bios || !start || !bounces) {
+		for (i = 0; i < b.nr; i++)
+			b.failed[i] = true;
+		first_err = EXT2_ET_NO_MEMORY;
+		goto out_end;
+	}
+	for (i = 0; i < b.nr; i = k) {
+		for (k = i + 1; k < b.nr && b.blks[k] == b.blks[k - 1] + 1; k++)
+			;
+		ret = jio_wb_bio(j, &b, i, k - i, &bios[nbios],
+				 &bounces[nbios]);
+		if (ret) {
+			for (size_t x = i; x < k; x++)
+				b.failed[x] = true;
+			if (!first_err)
+				first_err = jio_errcode(ret);
+			continue;
+		}
+		start[nbios++] = i;
+	}
+	start[nbios] = b.nr;
+	if (nbios) {
+		atomic_fetch_add(&j->dev_writes, nbios);
+		cache_bdev_submit(j->bdev, bios, (unsigned int)nbios);
+	}
+	for (i = 0; i < nbios; i++) {
+		if (bios[i].result == (ssize_t)bios[i].len) {
+			if (nwritten)
+				*nwritten += bios[i].len / g;
+			continue;
+		}
+		/* the run: start[i] up to the next run's start or a gap */
+		for (k = start[i]; k < b.nr && (k == start[i] ||
+		     b.blks[k] == b.blks[k - 1] + 1); k++)
+			b.failed[k] = true;
+	}
+out_end:
+	data = b.data;		/* kept for the hook, after wb_end */
+	b.data = NULL;
+	journal_meta_wb_end(&j->mc, &b);
+	for (i = 0; i < nbios; i++) {
+		errcode_t err;
+
+		if (bios[i].result == (ssize_t)bios[i].len)
+			continue;
+		err = jio_errcode(bios[i].result < 0 ? (int)bios[i].result :
+						       -EIO);
+		if (ch && ch->write_error && ch->block_size > 0)
+			err = ch->write_error(ch, (unsigned long)(bios[i].pos /
+					      (uint64_t)ch->block_size),
+					      (int)(bios[i].len /
+						    (size_t)ch->block_size),
+					      bios[i].buf, bios[i].len, -1, err);
+		if (err && !first_err)
+			first_err = err;
+	}
+	jio_note_error(j, first_err);
+	for (i = 0; bounces && i < nbios; i++)
+		free(bounces[i]);
+	free(bounces);
+	free(start);
+	free(bios);
+	free(data);
+	return first_err;
+}
+
+/*
+ * Write device bytes [@pos, @pos + @len): into the cache (dirty) when it
+ * can take them, else to the device at once. A write of bytes the cache
+ * already holds is skipped. Then the writeback the age of the dirty data
+ * or the budget asks for (its errors wait for the next flush), or all of
+ * it for a CHANNEL_FLAGS_WRITETHROUGH channel.
+ * Context: @pos + @len <= device size; writers of one block serialized by
+ * the caller (metadata lock). Return: 0 or -errno.
+ */
+static int jio_write(struct journal *j, io_channel ch, uint64_t pos,
+		     const void *buf, size_t len)
+{
+	uint64_t seq;
+	size_t budget;
+	unsigned int g;
+	int ret;
+
+	if (!len)
+		return 0;
+	if (journal_meta_unchanged(&j->mc, pos, buf, len))
+		return 0;
+	g = journal_meta_begin(&j->mc, &seq, &budget);
+	if (g && len <= JIO_WRITE_INSERT_MAX && len <= budget / 2 &&
+	    jio_round_up(pos + len, g) <= j->size)
+		ret = jio_write_cached(j, g, pos, buf, len);
+	else
+		ret = jio_write_direct(j, pos, buf, len);
+	if (ret)
+		return ret;
+	jio_writeback(j, ch, ch && (ch->flags & CHANNEL_FLAGS_WRITETHROUGH) ?
+		      JOURNAL_WB_ALL : JOURNAL_WB_AUTO, NULL);
+	return 0;
 }
 
 /* -errno from the engine → the errcode_t libext2fs expects (as unix_io). */
@@ -457,6 +675,26 @@ static bool jio_range(io_channel ch, const struct journal *j,
 		return false;
 	*pos = block * bs;
 	return *pos <= j->size && bytes <= j->size - *pos;
+}
+
+/* Write back every dirty block, then set the budget. Return: 0 or -errno. */
+static int jio_set_budget(struct journal *j, io_channel ch, size_t bytes)
+{
+	errcode_t err = jio_writeback(j, ch, JOURNAL_WB_ALL, NULL);
+
+	journal_meta_set_budget(&j->mc, bytes);
+	if (!err)
+		return 0;
+	return err == EXT2_ET_NO_MEMORY ? -ENOMEM :
+	       err > 0 && err < 4096 ? -(int)err : -EIO;
+}
+
+/* Adopt @bytes as the granule, writing dirty blocks back first if need be. */
+static void jio_adopt(struct journal *j, io_channel ch, unsigned int bytes)
+{
+	if (journal_meta_needs_adopt(&j->mc, bytes))
+		jio_writeback(j, ch, JOURNAL_WB_ALL, NULL);
+	journal_meta_adopt_granule(&j->mc, bytes);
 }
 
 /* ---- the io_manager ops ---------------------------------------------------- */
@@ -490,11 +728,11 @@ static errcode_t jio_open(const char *name, int flags, io_channel *channel)
 	ch->manager = (io_manager)&jio_manager;
 	ch->block_size = JIO_DEFAULT_BLKSIZE;
 	ch->refcount = 1;
-	ch->flags = CHANNEL_FLAGS_WRITETHROUGH;
+	ch->flags = 0;		/* write-back */
 	ch->private_data = p;
 	/* io_channel_alloc_buf() then hands out buffers we need not bounce */
 	ch->align = j->align > 1 ? (int)j->align : 0;
-	journal_meta_adopt_granule(&j->mc, JIO_DEFAULT_BLKSIZE);
+	jio_adopt(j, ch, JIO_DEFAULT_BLKSIZE);
 	*channel = ch;
 	return 0;
 
@@ -507,20 +745,33 @@ out_put:
 	return EXT2_ET_NO_MEMORY;
 }
 
+/*
+ * The last reference writes every dirty block back (and flushes the device
+ * if it wrote any) before the channel goes. Return: the first deferred
+ * write error not reported yet, if any; the channel is freed anyway.
+ */
 static errcode_t jio_close(io_channel ch)
 {
 	struct journal *j = jio_journal(ch);
+	errcode_t err;
+	size_t written;
+	int ret = 0;
 
 	if (!j)
 		return EXT2_ET_MAGIC_IO_CHANNEL;
 	if (--ch->refcount > 0)
 		return 0;
-	/* write-through: nothing to write back */
+	jio_writeback(j, ch, JOURNAL_WB_ALL, &written);
+	if (written)
+		ret = cache_bdev_flush(j->bdev);
+	err = (errcode_t)atomic_exchange(&j->wb_err, 0);
+	if (!err && ret)
+		err = jio_errcode(ret);
 	free(ch->private_data);
 	free(ch->name);
 	free(ch);
 	jio_put(j);
-	return 0;
+	return err;
 }
 
 static errcode_t jio_set_blksize(io_channel ch, int blksize)
@@ -532,7 +783,7 @@ static errcode_t jio_set_blksize(io_channel ch, int blksize)
 	if (blksize <= 0)
 		return EXT2_ET_INVALID_ARGUMENT;
 	ch->block_size = blksize;
-	journal_meta_adopt_granule(&j->mc, (unsigned int)blksize);
+	jio_adopt(j, ch, (unsigned int)blksize);
 	return 0;
 }
 
@@ -590,7 +841,7 @@ static errcode_t jio_write_blk64(io_channel ch, unsigned long long block,
 		goto out_error;
 	}
 	p->stats.bytes_written += len;
-	ret = jio_write(j, pos, data, len);
+	ret = jio_write(j, ch, pos, data, len);
 	if (!ret)
 		return 0;
 	err = jio_errcode(ret);
@@ -623,19 +874,28 @@ static errcode_t jio_write_byte(io_channel ch, unsigned long offset,
 	if (offset > j->size || (uint64_t)size > j->size - offset)
 		return EXT2_ET_SHORT_WRITE;
 	p->stats.bytes_written += (unsigned long long)size;
-	ret = jio_write(j, offset, data, (size_t)size);
+	ret = jio_write(j, ch, offset, data, (size_t)size);
 	return ret ? jio_errcode(ret) : 0;
 }
 
-/* Write-through cache: nothing pending; make completed writes durable. */
+/*
+ * Write every dirty block back, then make the device durable. Return: the
+ * first deferred write error not reported yet (this writeback's or an
+ * earlier one's; reported once), else the device flush's.
+ */
 static errcode_t jio_flush(io_channel ch)
 {
 	struct journal *j = jio_journal(ch);
+	errcode_t err;
 	int ret;
 
 	if (!j)
 		return EXT2_ET_MAGIC_IO_CHANNEL;
+	jio_writeback(j, ch, JOURNAL_WB_ALL, NULL);
 	ret = cache_bdev_flush(j->bdev);
+	err = (errcode_t)atomic_exchange(&j->wb_err, 0);
+	if (err)
+		return err;
 	return ret ? jio_errcode(ret) : 0;
 }
 
@@ -669,8 +929,8 @@ static errcode_t jio_set_option(io_channel ch, const char *option,
 	if (strcmp(option, "cache_budget") == 0) {
 		if (!jio_parse_u64(arg, &v) || v > SIZE_MAX)
 			return EXT2_ET_INVALID_ARGUMENT;
-		journal_meta_set_budget(&j->mc, (size_t)v);
-		return 0;
+		jio_set_budget(j, ch, (size_t)v);
+		return 0;	/* a failed writeback waits for the flush */
 	}
 	return EXT2_ET_INVALID_ARGUMENT;
 }
@@ -749,8 +1009,9 @@ static errcode_t jio_zeroout(io_channel ch, unsigned long long block,
 		return EXT2_ET_NO_MEMORY;
 	memset(zero, 0, JIO_CHUNK);
 	for (; !ret && pos < end; pos += JIO_CHUNK)
-		ret = jio_write(j, pos, zero, (size_t)(end - pos < JIO_CHUNK ?
-						       end - pos : JIO_CHUNK));
+		ret = jio_write_direct(j, pos, zero,
+				       (size_t)(end - pos < JIO_CHUNK ?
+						end - pos : JIO_CHUNK));
 	free(zero);
 	return ret ? jio_errcode(ret) : 0;
 }
@@ -822,8 +1083,7 @@ int journal_io_set_cache_budget(io_channel ch, size_t bytes)
 
 	if (!j)
 		return -EINVAL;
-	journal_meta_set_budget(&j->mc, bytes);
-	return 0;
+	return jio_set_budget(j, ch, bytes);
 }
 
 /**

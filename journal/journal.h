@@ -3,7 +3,7 @@
  * journal/ — everything between libext2fs and the disk for metadata. Today:
  * an io_manager of our own (journal_io_manager()) that sends every
  * libext2fs read and write through the same cache_bdev (io_uring, O_DIRECT
- * where the host allows it) that carries file data, plus a write-through
+ * where the host allows it) that carries file data, plus a write-back
  * metadata block cache with an LRU byte budget.
  *
  * Why: libext2fs's unix_io writes metadata with buffered I/O on a second
@@ -13,6 +13,19 @@
  * and an EIO at the next fsync. With one engine for both, nothing goes
  * through the host page cache when the engine is O_DIRECT.
  *
+ * Write-back: a metadata write only updates the cached block and marks it
+ * dirty. Dirty blocks reach the device, in one batch sorted by block with
+ * contiguous blocks merged, when the channel is flushed (io_channel_flush:
+ * ext2fs_flush/ext2fs_close, extent_sync_metadata, so fsync), when the
+ * budget forces it (the oldest dirty blocks), when the oldest is older
+ * than the writeback interval (5 s, ext4's commit interval), and when the
+ * last reference to a channel is closed. The interval is checked lazily,
+ * at each write and flush call — there is no thread: an idle mount keeps
+ * the metadata changed in its last interval of activity (at most 5 s of
+ * changes) in memory until its next metadata call, an fsync or the
+ * unmount, which all write everything back. A crash loses what was not
+ * written back (no journal yet), as with ext4 without a journal.
+ *
  * Later (jbd2 transactions): a metadata write will land in the running
  * transaction instead of going home at once; the names below (journal_,
  * "registered device") are chosen for that. Nothing here knows FUSE.
@@ -20,7 +33,11 @@
  * Lock order (DESIGN.md): inode rwlock → folio lock → journal handle →
  * metadata lock. The registry lock and the metadata cache lock of this
  * folder are leaf locks below all of them: held only for table updates,
- * never across device I/O or a call out of journal/.
+ * never across device I/O or a call out of journal/. A writeback copies
+ * its dirty blocks out under the cache lock, then writes without it; the
+ * only wait is journal_io_invalidate() on a block of the writeback in
+ * flight (one batch, milliseconds), which must not return before that
+ * write has landed.
  */
 #ifndef UEXT4_JOURNAL_H
 #define UEXT4_JOURNAL_H
@@ -47,10 +64,14 @@
  * @cache_budget: bytes of metadata blocks kept in memory; 0 selects
  *                JOURNAL_IO_CACHE_DEFAULT. Change it later with
  *                journal_io_set_cache_budget().
+ * @writeback_interval_ms: dirty metadata older than this is written back
+ *                at the next write or flush call; 0 selects 5000 (ext4's
+ *                commit interval). Tests use a few milliseconds.
  */
 struct journal_io_config {
 	uint64_t offset;
 	size_t cache_budget;
+	unsigned int writeback_interval_ms;
 };
 
 /**
@@ -89,8 +110,8 @@ int journal_io_unregister(const char *name);
  * journal_io_manager() - the io_manager to pass to ext2fs_open2().
  *
  * Every member is filled: read_blk(64)/write_blk(64) (count < 0 = -count
- * bytes), write_byte (read-modify-write of the aligned region), flush
- * (the cache is write-through: only cache_bdev_flush()), set_option
+ * bytes), write_byte (read-modify-write of the cached block), flush
+ * (write back every dirty block, then cache_bdev_flush()), set_option
  * ("offset" must match the registered offset; "cache_budget=BYTES"; any
  * other option is EXT2_ET_INVALID_ARGUMENT), get_stats, cache_readahead,
  * zeroout (zeros written through the engine) and discard
@@ -98,6 +119,22 @@ int journal_io_unregister(const char *name);
  * (EIO, EROFS...) as unix_io does, I/O past the device end as
  * EXT2_ET_SHORT_READ/EXT2_ET_SHORT_WRITE, after the channel's
  * read_error/write_error hook if one is set.
+ *
+ * Writes are deferred (see the top of this file): a write call fails only
+ * for a bad range or a write the cache cannot absorb (larger than 256 KiB
+ * or half the budget, zeroout, caching off: those go to the device at
+ * once). A deferred write that fails calls the write_error hook of the
+ * channel whose call ran the writeback (with actual = -1, as unix_io's
+ * flush); its result (the errno, or what the hook returned; 0 = handled)
+ * is remembered, first error only, and returned by the next flush of any
+ * channel of the device. The failed blocks stay dirty and cached (reads
+ * keep seeing the new bytes); they are retried by the next flush, or one
+ * interval later — one attempt per call, never a retry loop. So a
+ * device that keeps failing keeps its dirty metadata in memory, over
+ * the budget if need be, until a flush succeeds or the channel closes
+ * (close reports the error and drops them).
+ * CHANNEL_FLAGS_WRITETHROUGH set on a channel by its user makes every
+ * write on it write everything back at once.
  * Context: libext2fs is not thread-safe; its calls come under the
  * daemon's metadata lock.
  */
@@ -116,15 +153,21 @@ struct cache_bdev *journal_io_bdev(io_channel ch);
  * Call it when blocks are handed to file data (extent/ allocation): file
  * data is written by cache/ straight to the engine, so a block that was
  * metadata before must not be served from this cache if it is ever read
- * as metadata again. A no-op for channels of other managers.
- * Context: any thread, any lock held (takes the cache lock, a leaf).
+ * as metadata again. A dirty copy is dropped without being written:
+ * written later it would overwrite the file data. If the writeback in
+ * flight holds one of the blocks, waits for it to land first. A no-op
+ * for channels of other managers.
+ * Context: any thread, any lock held (takes the cache lock, a leaf; may
+ * sleep only on the writeback in flight, which takes no lock to end).
  */
 void journal_io_invalidate(io_channel ch, uint64_t blk, uint64_t count);
 
 /**
  * journal_io_set_cache_budget() - change the metadata cache budget of the
- * device behind @ch (0 disables caching); evicts down to it at once.
- * Return: 0, or -EINVAL if @ch is not ours.
+ * device behind @ch (0 disables caching); writes every dirty block back
+ * and evicts down to it at once.
+ * Return: 0, -EINVAL if @ch is not ours, or the writeback's -errno (the
+ * budget is changed anyway; failed blocks stay dirty).
  */
 int journal_io_set_cache_budget(io_channel ch, size_t bytes);
 
@@ -137,9 +180,14 @@ int journal_io_set_cache_budget(io_channel ch, size_t bytes);
  * @hits/@misses:  block lookups by reads.
  * @inserts:       entries added; @evictions: dropped for the budget;
  *                 @invalidated: dropped by invalidation or failed writes.
- * @unchanged:     writes skipped because the cached copy (= the device,
- *                 write-through) already held exactly those bytes.
+ * @unchanged:     writes skipped because the cached copy already held
+ *                 exactly those bytes.
  * @dev_reads/@dev_writes: bios sent to the engine.
+ * @nr_dirty/@dirty_bytes: entries (bytes) not written back yet.
+ * @writebacks:    dirty entries written back; @wb_batches: writebacks
+ *                 (each one cache_bdev_submit); @wb_failed: entries whose
+ *                 deferred write failed; @dropped_dirty: dirty entries
+ *                 dropped unwritten by invalidation.
  */
 struct journal_io_stats {
 	size_t budget;
@@ -154,6 +202,12 @@ struct journal_io_stats {
 	uint64_t unchanged;
 	uint64_t dev_reads;
 	uint64_t dev_writes;
+	size_t nr_dirty;
+	size_t dirty_bytes;
+	uint64_t writebacks;
+	uint64_t wb_batches;
+	uint64_t wb_failed;
+	uint64_t dropped_dirty;
 };
 
 /** journal_io_get_stats() - snapshot. Return: 0, or -EINVAL if not ours. */

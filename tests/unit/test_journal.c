@@ -228,7 +228,8 @@ static void test_mem_block_io(void **state)
 
 	fill_pattern(w, 16384, 3);
 	assert_int_equal(io_channel_write_blk64(ch, 10, 4, w), 0);
-	/* write-through: the device has it at once */
+	/* write-back: the device has it after a flush */
+	assert_int_equal(io_channel_flush(ch), 0);
 	assert_int_equal(cache_bdev_pread(bdev, raw, 4096, 11 * 4096), 0);
 	assert_memory_equal(raw, w + 4096, 4096);
 	memset(r, 0, 16384);
@@ -240,6 +241,7 @@ static void test_mem_block_io(void **state)
 	/* byte counts: count < 0 is -count bytes */
 	fill_pattern(w, 100, 4);
 	assert_int_equal(io_channel_write_blk64(ch, 20, -100, w), 0);
+	assert_int_equal(io_channel_flush(ch), 0);
 	assert_int_equal(cache_bdev_pread(bdev, raw, 4096, 20 * 4096), 0);
 	assert_memory_equal(raw, w, 100);
 	assert_true(all_zero(raw + 100, 4096 - 100));
@@ -327,13 +329,14 @@ static void test_cache_hits_and_batches(void **state)
 	assert_int_equal(st.dev_reads, st0.dev_reads);
 	assert_int_equal(st.hits - st0.hits, 8);
 
-	/* a write updates the cached copy and the device */
+	/* a write updates the cached copy, and the device at the flush */
 	fill_pattern(w, 4096, 10);
 	assert_int_equal(io_channel_write_blk64(ch, 6, 1, w), 0);
 	st0 = stats_of(ch);
 	assert_int_equal(io_channel_read_blk64(ch, 6, 1, r), 0);
 	assert_true(check_pattern(r, 4096, 10));
 	assert_int_equal(stats_of(ch).dev_reads, st0.dev_reads);
+	assert_int_equal(io_channel_flush(ch), 0);
 	assert_int_equal(cache_bdev_pread(bdev, raw, 4096, 6 * 4096), 0);
 	assert_true(check_pattern(raw, 4096, 10));
 
@@ -348,6 +351,9 @@ static void test_cache_hits_and_batches(void **state)
 	w[100] ^= 1;
 	assert_int_equal(io_channel_write_byte(ch, 6 * 4096 + 100, 8,
 					       w + 100), 0);
+	assert_int_equal(stats_of(ch).dev_writes, st.dev_writes);
+	assert_int_equal(stats_of(ch).nr_dirty, 1);
+	assert_int_equal(io_channel_flush(ch), 0);
 	assert_int_equal(stats_of(ch).dev_writes - st.dev_writes, 1);
 	assert_int_equal(cache_bdev_pread(bdev, raw, 4096, 6 * 4096), 0);
 	assert_memory_equal(raw, w, 4096);
@@ -428,6 +434,7 @@ static void test_invalidate(void **state)
 	ch = open_channel(bdev, 0, 4096);
 	fill_pattern(w, 4096, 1);
 	assert_int_equal(io_channel_write_blk64(ch, 7, 1, w), 0);
+	assert_int_equal(io_channel_flush(ch), 0);
 	assert_int_equal(io_channel_read_blk64(ch, 8, 1, r), 0);
 
 	/* file data written straight to the engine (as cache/ does) */
@@ -456,6 +463,7 @@ static void test_invalidate(void **state)
 	fill_pattern(r, 4096, 4);
 	assert_int_equal(cache_bdev_pwrite(bdev, r, 4096, 9 * 4096), 0);
 	assert_int_equal(io_channel_write_blk64(ch, 9, 1, w), 0);
+	assert_int_equal(io_channel_flush(ch), 0);
 	assert_int_equal(cache_bdev_pread(bdev, r, 4096, 9 * 4096), 0);
 	assert_true(check_pattern(r, 4096, 3));
 
@@ -564,6 +572,7 @@ static void test_faults(void **state)
 	ch = open_channel(bdev, 0, 4096);
 	fill_pattern(w, 4096, 1);
 	assert_int_equal(io_channel_write_blk64(ch, 30, 1, w), 0);
+	assert_int_equal(io_channel_flush(ch), 0);
 	journal_io_invalidate(ch, 30, 1);
 	cache_bdev_set_fault(bdev, fault_fn, &f);
 
@@ -580,18 +589,18 @@ static void test_faults(void **state)
 	assert_int_equal(io_channel_read_blk64(ch, 30, 1, r), 0);
 	assert_memory_equal(r, w, 4096);
 
-	/* a failed write drops the cached copy: reads show the device */
+	/*
+	 * A failed write that goes to the device at once (zeroout) drops
+	 * the clean cached copy: reads show the device. (Deferred writes
+	 * fail at the flush: test_wb_write_error.)
+	 */
 	f.writes = true;
-	fill_pattern(w, 4096, 2);
-	assert_int_equal(io_channel_write_blk64(ch, 30, 1, w), EIO);
-	assert_int_equal(io_channel_write_byte(ch, 30 * 4096 + 1, 1, "x"),
-			 EIO);
 	assert_int_equal(io_channel_zeroout(ch, 30, 1), EIO);
 	f.writes = false;
 	assert_int_equal(io_channel_read_blk64(ch, 30, 1, r), 0);
 	fill_pattern(w, 4096, 1);
 	assert_memory_equal(r, w, 4096);
-	assert_true(f.hits >= 5);
+	assert_true(f.hits >= 3);
 	cache_bdev_set_fault(bdev, NULL, NULL);
 	assert_int_equal(io_channel_close(ch), 0);
 	cache_bdev_close(bdev);
@@ -686,6 +695,351 @@ static void test_invalidate_race(void **state)
 	free(w);
 }
 
+/* ---- write-back ---------------------------------------------------------------- */
+
+/* Records every write bio the engine sees (cache_bdev_set_fault's hook). */
+struct bio_log {
+	unsigned int writes;
+	uint64_t pos[64];
+	size_t len[64];
+	bool fail;		/* fail writes with -EIO */
+};
+
+static int bio_log_fn(void *arg, const struct cache_bio *bio)
+{
+	struct bio_log *l = arg;
+
+	if (!bio->write)
+		return 0;
+	if (l->writes < 64) {
+		l->pos[l->writes] = bio->pos;
+		l->len[l->writes] = bio->len;
+	}
+	l->writes++;
+	return l->fail ? -EIO : 0;
+}
+
+/* Open a channel with a writeback interval of @interval_ms. */
+static io_channel open_channel_wb(struct cache_bdev *bdev, size_t budget,
+				  int blksize, unsigned int interval_ms)
+{
+	struct journal_io_config cfg = { .cache_budget = budget,
+					 .writeback_interval_ms = interval_ms };
+	char name[JOURNAL_IO_NAME_MAX];
+	io_channel ch = NULL;
+
+	assert_int_equal(journal_io_register(bdev, &cfg, name, sizeof(name)),
+			 0);
+	assert_int_equal(journal_io_manager()->open(name, IO_FLAG_RW, &ch), 0);
+	assert_int_equal(journal_io_unregister(name), 0);
+	assert_int_equal(io_channel_set_blksize(ch, blksize), 0);
+	return ch;
+}
+
+/* Does the device hold pattern @seed at block @blk (@bs bytes)? */
+static bool dev_has(struct cache_bdev *bdev, uint64_t blk, size_t bs,
+		    uint64_t seed)
+{
+	char raw[4096];
+
+	assert_int_equal(cache_bdev_pread(bdev, raw, bs, blk * bs), 0);
+	return check_pattern(raw, bs, seed);
+}
+
+/* Writes stay in memory until the flush, which sends one sorted batch. */
+static void test_wb_deferred_batch(void **state)
+{
+	static const uint64_t blks[] = { 20, 11, 5, 10, 12, 21 };
+	struct cache_bdev *bdev;
+	struct bio_log log = { 0 };
+	struct journal_io_stats st0, st;
+	io_channel ch;
+	char w[4096], r[4096];
+
+	(void)state;
+	assert_int_equal(cache_bdev_open_memory(MEM_SIZE, &bdev), 0);
+	ch = open_channel(bdev, 0, 4096);
+	cache_bdev_set_fault(bdev, bio_log_fn, &log);
+	st0 = stats_of(ch);
+	for (size_t i = 0; i < 6; i++) {
+		fill_pattern(w, 4096, blks[i]);
+		assert_int_equal(io_channel_write_blk64(ch, blks[i], 1, w), 0);
+	}
+	/* a partial write of an uncached block: read in, then dirty */
+	assert_int_equal(io_channel_write_byte(ch, 30 * 4096 + 10, 3, "abc"),
+			 0);
+	assert_int_equal(log.writes, 0);
+	st = stats_of(ch);
+	assert_int_equal(st.nr_dirty, 7);
+	assert_int_equal(st.dirty_bytes, 7 * 4096);
+	assert_int_equal(st.dev_writes, st0.dev_writes);
+	for (size_t i = 0; i < 6; i++) {
+		assert_false(dev_has(bdev, blks[i], 4096, blks[i]));
+		/* reads see the dirty copy */
+		assert_int_equal(io_channel_read_blk64(ch, blks[i], 1, r), 0);
+		assert_true(check_pattern(r, 4096, blks[i]));
+	}
+	assert_int_equal(cache_bdev_pread(bdev, r, 4096, 30 * 4096), 0);
+	assert_true(all_zero(r, 4096));
+
+	assert_int_equal(io_channel_flush(ch), 0);
+	/* runs 5, 10-12, 20-21, 30: four bios in one batch, sorted */
+	assert_int_equal(log.writes, 4);
+	assert_int_equal(log.pos[0], 5 * 4096);
+	assert_int_equal(log.len[0], 4096);
+	assert_int_equal(log.pos[1], 10 * 4096);
+	assert_int_equal(log.len[1], 3 * 4096);
+	assert_int_equal(log.pos[2], 20 * 4096);
+	assert_int_equal(log.len[2], 2 * 4096);
+	assert_int_equal(log.pos[3], 30 * 4096);
+	st = stats_of(ch);
+	assert_int_equal(st.wb_batches - st0.wb_batches, 1);
+	assert_int_equal(st.writebacks - st0.writebacks, 7);
+	assert_int_equal(st.nr_dirty, 0);
+	assert_int_equal(st.nr_blocks, 7);	/* still cached, clean */
+	for (size_t i = 0; i < 6; i++)
+		assert_true(dev_has(bdev, blks[i], 4096, blks[i]));
+	assert_int_equal(cache_bdev_pread(bdev, r, 4096, 30 * 4096), 0);
+	assert_memory_equal(r + 10, "abc", 3);
+
+	/* nothing dirty: a flush writes nothing */
+	assert_int_equal(io_channel_flush(ch), 0);
+	assert_int_equal(log.writes, 4);
+	cache_bdev_set_fault(bdev, NULL, NULL);
+	assert_int_equal(io_channel_close(ch), 0);
+	cache_bdev_close(bdev);
+}
+
+/* Under a budget of 4 blocks, dirty blocks are written before dropped. */
+static void test_wb_eviction(void **state)
+{
+	struct cache_bdev *bdev;
+	struct bio_log log = { 0 };
+	struct journal_io_stats st;
+	unsigned int ondev = 0;
+	io_channel ch;
+	char w[1024], r[1024];
+
+	(void)state;
+	assert_int_equal(cache_bdev_open_memory(MEM_SIZE, &bdev), 0);
+	ch = open_channel(bdev, 4 * 1024, 1024);
+	cache_bdev_set_fault(bdev, bio_log_fn, &log);
+	for (uint64_t b = 0; b < 40; b++) {
+		fill_pattern(w, 1024, 100 + b);
+		assert_int_equal(io_channel_write_blk64(ch, b, 1, w), 0);
+		st = stats_of(ch);
+		assert_true(st.nr_blocks <= 4);
+		assert_true(st.nr_dirty <= 3);
+	}
+	st = stats_of(ch);
+	assert_true(st.evictions > 0);
+	assert_true(st.writebacks >= 40 - 3);
+	/* batches of the oldest blocks, not one write per block */
+	assert_true(st.wb_batches < 40);
+	assert_true(log.writes < 40);
+	for (uint64_t b = 0; b < 40; b++)
+		ondev += dev_has(bdev, b, 1024, 100 + b);
+	assert_int_equal(ondev, 40 - st.nr_dirty);
+	/* nothing lost: every block reads back, cached or from the device */
+	for (uint64_t b = 0; b < 40; b++) {
+		assert_int_equal(io_channel_read_blk64(ch, b, 1, r), 0);
+		assert_true(check_pattern(r, 1024, 100 + b));
+	}
+	assert_int_equal(io_channel_flush(ch), 0);
+	for (uint64_t b = 0; b < 40; b++)
+		assert_true(dev_has(bdev, b, 1024, 100 + b));
+
+	/* a budget of 0: everything written back, then write-through */
+	fill_pattern(w, 1024, 7);
+	assert_int_equal(io_channel_write_blk64(ch, 50, 1, w), 0);
+	assert_false(dev_has(bdev, 50, 1024, 7));
+	assert_int_equal(journal_io_set_cache_budget(ch, 0), 0);
+	assert_true(dev_has(bdev, 50, 1024, 7));
+	fill_pattern(w, 1024, 8);
+	assert_int_equal(io_channel_write_blk64(ch, 51, 1, w), 0);
+	assert_true(dev_has(bdev, 51, 1024, 8));
+	cache_bdev_set_fault(bdev, NULL, NULL);
+	assert_int_equal(io_channel_close(ch), 0);
+	cache_bdev_close(bdev);
+}
+
+/* Dirty data older than the interval goes home at the next write call. */
+static void test_wb_age(void **state)
+{
+	struct cache_bdev *bdev;
+	io_channel ch;
+	char w[4096];
+
+	(void)state;
+	assert_int_equal(cache_bdev_open_memory(MEM_SIZE, &bdev), 0);
+	ch = open_channel_wb(bdev, 0, 4096, 50);
+	fill_pattern(w, 4096, 1);
+	assert_int_equal(io_channel_write_blk64(ch, 3, 1, w), 0);
+	fill_pattern(w, 4096, 2);
+	assert_int_equal(io_channel_write_blk64(ch, 9, 1, w), 0);
+	assert_false(dev_has(bdev, 3, 4096, 1));
+	usleep(80 * 1000);
+	assert_false(dev_has(bdev, 3, 4096, 1));	/* lazily: no thread */
+	fill_pattern(w, 4096, 3);
+	assert_int_equal(io_channel_write_blk64(ch, 4, 1, w), 0);
+	/* all dirty blocks went, the young one with the old ones */
+	assert_true(dev_has(bdev, 3, 4096, 1));
+	assert_true(dev_has(bdev, 9, 4096, 2));
+	assert_true(dev_has(bdev, 4, 4096, 3));
+	assert_int_equal(stats_of(ch).nr_dirty, 0);
+	assert_int_equal(stats_of(ch).wb_batches, 1);
+
+	/* the default interval is seconds: nothing goes early */
+	assert_int_equal(io_channel_close(ch), 0);
+	ch = open_channel(bdev, 0, 4096);
+	fill_pattern(w, 4096, 4);
+	assert_int_equal(io_channel_write_blk64(ch, 3, 1, w), 0);
+	usleep(80 * 1000);
+	assert_int_equal(io_channel_write_blk64(ch, 4, 1, w), 0);
+	assert_false(dev_has(bdev, 3, 4096, 4));
+	assert_int_equal(stats_of(ch).nr_dirty, 2);
+	assert_int_equal(io_channel_close(ch), 0);
+	cache_bdev_close(bdev);
+}
+
+/* A dirty block handed to file data is dropped, never written. */
+static void test_wb_invalidate_drops(void **state)
+{
+	struct cache_bdev *bdev;
+	struct bio_log log = { 0 };
+	struct journal_io_stats st;
+	io_channel ch;
+	char w[4096], r[4096];
+
+	(void)state;
+	assert_int_equal(cache_bdev_open_memory(MEM_SIZE, &bdev), 0);
+	ch = open_channel(bdev, 0, 4096);
+	fill_pattern(w, 4096, 1);
+	assert_int_equal(io_channel_write_blk64(ch, 7, 1, w), 0);
+	assert_int_equal(io_channel_write_blk64(ch, 8, 1, w), 0);
+	journal_io_invalidate(ch, 7, 1);
+	st = stats_of(ch);
+	assert_int_equal(st.dropped_dirty, 1);
+	assert_int_equal(st.nr_dirty, 1);
+	/* file data written straight to the engine (as cache/ does) */
+	fill_pattern(w, 4096, 2);
+	assert_int_equal(cache_bdev_pwrite(bdev, w, 4096, 7 * 4096), 0);
+	cache_bdev_set_fault(bdev, bio_log_fn, &log);
+	assert_int_equal(io_channel_flush(ch), 0);
+	assert_int_equal(log.writes, 1);		/* block 8 only */
+	assert_int_equal(log.pos[0], 8 * 4096);
+	assert_true(dev_has(bdev, 7, 4096, 2));
+	assert_int_equal(io_channel_read_blk64(ch, 7, 1, r), 0);
+	assert_true(check_pattern(r, 4096, 2));
+	/* and close writes nothing either */
+	assert_int_equal(io_channel_write_blk64(ch, 7, 1, w + 0), 0);
+	fill_pattern(w, 4096, 3);
+	assert_int_equal(io_channel_write_blk64(ch, 7, 1, w), 0);
+	journal_io_invalidate(ch, 0, UINT64_MAX);
+	assert_int_equal(io_channel_close(ch), 0);
+	assert_int_equal(log.writes, 1);
+	assert_true(dev_has(bdev, 7, 4096, 2));
+	cache_bdev_set_fault(bdev, NULL, NULL);
+	cache_bdev_close(bdev);
+}
+
+/* The last close of a channel writes everything back. */
+static void test_wb_close(void **state)
+{
+	struct cache_bdev *bdev;
+	io_channel ch;
+	char w[4096];
+
+	(void)state;
+	assert_int_equal(cache_bdev_open_memory(MEM_SIZE, &bdev), 0);
+	ch = open_channel(bdev, 0, 4096);
+	fill_pattern(w, 4096, 5);
+	assert_int_equal(io_channel_write_blk64(ch, 40, 1, w), 0);
+	io_channel_bumpcount(ch);
+	assert_int_equal(io_channel_close(ch), 0);
+	assert_false(dev_has(bdev, 40, 4096, 5));	/* still referenced */
+	assert_int_equal(io_channel_close(ch), 0);
+	assert_true(dev_has(bdev, 40, 4096, 5));
+
+	/* a channel that asks for write-through gets it */
+	ch = open_channel(bdev, 0, 4096);
+	ch->flags |= CHANNEL_FLAGS_WRITETHROUGH;
+	fill_pattern(w, 4096, 6);
+	assert_int_equal(io_channel_write_blk64(ch, 41, 1, w), 0);
+	assert_true(dev_has(bdev, 41, 4096, 6));
+	assert_int_equal(io_channel_close(ch), 0);
+	cache_bdev_close(bdev);
+}
+
+static int write_error_calls;
+
+static errcode_t write_error_hook(io_channel ch, unsigned long block,
+				  int count, const void *data, size_t size,
+				  int actual, errcode_t error)
+{
+	(void)ch;
+	assert_int_equal(block, 30);
+	assert_int_equal(count, 2);
+	assert_int_equal(size, 8192);
+	assert_int_equal(actual, -1);
+	assert_int_equal(error, EIO);
+	assert_true(check_pattern(data, 8192, 30));
+	write_error_calls++;
+	return error;
+}
+
+/* Deferred write failures: reported by the next flush, kept, retried. */
+static void test_wb_write_error(void **state)
+{
+	struct cache_bdev *bdev;
+	struct bio_log log = { 0 };
+	struct journal_io_stats st;
+	io_channel ch;
+	char w[8192], r[8192];
+
+	(void)state;
+	assert_int_equal(cache_bdev_open_memory(MEM_SIZE, &bdev), 0);
+	ch = open_channel_wb(bdev, 0, 4096, 20);
+	cache_bdev_set_fault(bdev, bio_log_fn, &log);
+	log.fail = true;
+	fill_pattern(w, 8192, 30);
+	assert_int_equal(io_channel_write_blk64(ch, 30, 2, w), 0);
+	ch->write_error = write_error_hook;
+	assert_int_equal(io_channel_flush(ch), EIO);
+	assert_int_equal(write_error_calls, 1);
+	assert_int_equal(log.writes, 1);		/* one attempt */
+	st = stats_of(ch);
+	assert_int_equal(st.wb_failed, 2);
+	assert_int_equal(st.nr_dirty, 2);		/* kept dirty */
+	assert_int_equal(io_channel_read_blk64(ch, 30, 2, r), 0);
+	assert_true(check_pattern(r, 8192, 30));	/* the new bytes */
+	/* retried once per flush, never in a loop */
+	assert_int_equal(io_channel_flush(ch), EIO);
+	assert_int_equal(log.writes, 2);
+	assert_int_equal(write_error_calls, 2);
+	ch->write_error = NULL;
+
+	/* a failure in a writeback run by a write call waits for the flush */
+	usleep(40 * 1000);
+	assert_int_equal(io_channel_write_blk64(ch, 50, 1, w), 0); /* aged */
+	assert_int_equal(log.writes, 4);		/* 30-31, 50: failed */
+	log.fail = false;
+	assert_int_equal(io_channel_write_blk64(ch, 51, 1, w), 0); /* young */
+	assert_int_equal(log.writes, 4);
+	assert_int_equal(io_channel_flush(ch), EIO);	/* reported once... */
+	assert_int_equal(log.writes, 6);		/* 30-31, 50-51 */
+	assert_true(dev_has(bdev, 30, 4096, 30));
+	assert_int_equal(stats_of(ch).nr_dirty, 0);
+	assert_int_equal(io_channel_flush(ch), 0);	/* ...then gone */
+
+	/* close with a failing device reports the error */
+	assert_int_equal(io_channel_write_blk64(ch, 60, 1, w + 1), 0);
+	log.fail = true;
+	assert_int_equal(io_channel_close(ch), EIO);
+	cache_bdev_set_fault(bdev, NULL, NULL);
+	cache_bdev_close(bdev);
+}
+
 /* ---- real images ----------------------------------------------------------------- */
 
 /* Byte I/O with the file's real O_DIRECT alignment (RMW, rounding). */
@@ -773,11 +1127,13 @@ static void populate(ext2_filsys fs, unsigned int nfiles)
 	assert_int_equal(ext2fs_mkdir(fs, dir, 0, "sub"), 0);
 }
 
-static void image_roundtrip(const char *mkfs_opts, uint64_t offset)
+static void image_roundtrip(const char *mkfs_opts, uint64_t offset,
+			    size_t budget)
 {
 	char *img = make_image(mkfs_opts, 32);
 	struct cache_bdev *bdev;
-	struct journal_io_config cfg = { .offset = offset };
+	struct journal_io_config cfg = { .offset = offset,
+					 .cache_budget = budget };
 	struct journal_io_stats st;
 	char name[JOURNAL_IO_NAME_MAX], opts[64], out[65536];
 	ext2_filsys fs = NULL;
@@ -806,6 +1162,9 @@ static void image_roundtrip(const char *mkfs_opts, uint64_t offset)
 	assert_int_equal(st.granule, fs->blocksize);
 	assert_true(st.hits > 0);
 	assert_true(st.nr_blocks > 0);
+	assert_true(st.nr_dirty > 0);		/* write-back */
+	if (budget)
+		assert_true(st.writebacks > 0 && st.evictions > 0);
 	assert_int_equal(ext2fs_close2(fs, 0), 0);
 	cache_bdev_close(bdev);
 
@@ -833,19 +1192,26 @@ static void image_roundtrip(const char *mkfs_opts, uint64_t offset)
 static void test_image_4k(void **state)
 {
 	(void)state;
-	image_roundtrip("-b 4096", 0);
+	image_roundtrip("-b 4096", 0, 0);
 }
 
 static void test_image_1k(void **state)
 {
 	(void)state;
-	image_roundtrip("-b 1024 -O ^metadata_csum", 0);
+	image_roundtrip("-b 1024 -O ^metadata_csum", 0, 0);
 }
 
 static void test_image_offset(void **state)
 {
 	(void)state;
-	image_roundtrip("-b 4096 -E offset=1048576", 1048576);
+	image_roundtrip("-b 4096 -E offset=1048576", 1048576, 0);
+}
+
+/* A budget of 24 blocks: eviction writes dirty blocks back all along. */
+static void test_image_tiny_budget(void **state)
+{
+	(void)state;
+	image_roundtrip("-b 1024", 0, 24 * 1024);
 }
 
 /* libext2fs gets errors, not crashes, when the device fails under it. */
@@ -893,7 +1259,9 @@ static void test_image_faults(void **state)
 	inode.i_mode = 0100644;
 	inode.i_links_count = 1;
 	f.writes = true;
-	assert_int_not_equal(ext2fs_write_new_inode(fs, ino, &inode), 0);
+	/* deferred: the write succeeds, the flush reports the failure */
+	assert_int_equal(ext2fs_write_new_inode(fs, ino, &inode), 0);
+	assert_int_not_equal(io_channel_flush(fs->io), 0);
 	f.writes = false;
 	assert_int_equal(ext2fs_write_new_inode(fs, ino, &inode), 0);
 	ext2fs_inode_alloc_stats2(fs, ino, +1, 0);
@@ -921,10 +1289,17 @@ int main(void)
 		cmocka_unit_test(test_faults),
 		cmocka_unit_test(test_channels_share),
 		cmocka_unit_test(test_invalidate_race),
+		cmocka_unit_test(test_wb_deferred_batch),
+		cmocka_unit_test(test_wb_eviction),
+		cmocka_unit_test(test_wb_age),
+		cmocka_unit_test(test_wb_invalidate_drops),
+		cmocka_unit_test(test_wb_close),
+		cmocka_unit_test(test_wb_write_error),
 		cmocka_unit_test(test_file_unaligned),
 		cmocka_unit_test(test_image_4k),
 		cmocka_unit_test(test_image_1k),
 		cmocka_unit_test(test_image_offset),
+		cmocka_unit_test(test_image_tiny_budget),
 		cmocka_unit_test(test_image_faults),
 	};
 

@@ -1419,6 +1419,12 @@ static void dump_file(const char *path, const struct stat *st)
 		out(" open=%s", ename(errno));
 		return;
 	}
+	/*
+	 * Hash what the file system itself returns, not the kernel page
+	 * cache that earlier writes filled: drop the clean cached pages
+	 * (for a FUSE mount the reads then reach the daemon).
+	 */
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
 	if (size <= (16 << 20)) {
 		for (long long off = 0;;) {
 			ssize_t r = pread(fd, rbuf, BUFSZ, off);

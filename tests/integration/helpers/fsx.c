@@ -212,6 +212,13 @@ static void check_range(int ino, uint64_t off, uint64_t len, const char *why)
 
 	if (in->fd < 0)
 		return;
+	/*
+	 * Drop the kernel's clean cached pages of the range first, so that
+	 * the read reaches the file system's own read path (for a FUSE mount:
+	 * the daemon and its cache) instead of being answered from the
+	 * kernel page cache the preceding write just filled.
+	 */
+	(void)posix_fadvise(in->fd, (off_t)off, (off_t)len, POSIX_FADV_DONTNEED);
 	while (len) {
 		size_t n = len > WMAX ? WMAX : (size_t)len;
 		ssize_t r = pread(in->fd, buf, n, (off_t)off);
