@@ -29,23 +29,24 @@
 
 /*
  * Generic mount flags handed to libfuse as they are. atime and noatime
- * are also decoded (atime_flag()). libfuse 3.14 refuses relatime,
- * lazytime and nolazytime ("unknown option"), so a mount with them fails
- * as it always has; relatime is the default mode anyway.
+ * are also decoded (atime_flag()).
  */
 static const char *const passthrough_opts[] = {
-	"async", "atime", "auto_unmount", "dev", "dirsync", "exec", "lazytime",
-	"noatime", "nodev", "noexec", "nolazytime", "nosuid", "relatime",
-	"suid", "sync",
+	"async", "atime", "auto_unmount", "dev", "dirsync", "exec",
+	"noatime", "nodev", "noexec", "nosuid", "suid", "sync",
 };
 
 /*
- * atime flags the daemon alone implements: not handed to libfuse, which
- * does not know them (fuse_session_new() would fail), and which the
- * kernel would ignore on a FUSE mount anyway (its inodes are S_NOATIME).
+ * Flags the daemon alone handles: libfuse 3.14 does not know them
+ * (fuse_session_new() fails with "unknown option", which would make a
+ * common fstab line unmountable), and the kernel ignores them on a FUSE
+ * mount anyway (its inodes are S_NOATIME). The atime ones select the
+ * daemon's atime policy; lazytime/nolazytime are accepted and change
+ * nothing (timestamps are written with the inode as usual).
  */
 static const char *const atime_opts[] = {
-	"diratime", "nodiratime", "norelatime", "nostrictatime", "strictatime",
+	"diratime", "lazytime", "nodiratime", "nolazytime", "norelatime",
+	"nostrictatime", "relatime", "strictatime",
 };
 
 /* Options mount(8) / mount.fuse3 use themselves: ignored. */
