@@ -464,7 +464,12 @@ static int jio_write_cached(struct journal *j, unsigned int g, uint64_t pos,
 }
 
 /* -errno from the engine → the errcode_t libext2fs expects (as unix_io). */
-static errcode_t jio_errcode(int ret);
+static errcode_t jio_errcode(int ret)
+{
+	if (ret == -ENOMEM)
+		return EXT2_ET_NO_MEMORY;
+	return (errcode_t)-ret;
+}
 
 /* Remember @err as the first deferred error unless one is pending. */
 static void jio_note_error(struct journal *j, errcode_t err)
@@ -649,13 +654,6 @@ static int jio_write(struct journal *j, io_channel ch, uint64_t pos,
 	return 0;
 }
 
-/* -errno from the engine → the errcode_t libext2fs expects (as unix_io). */
-static errcode_t jio_errcode(int ret)
-{
-	if (ret == -ENOMEM)
-		return EXT2_ET_NO_MEMORY;
-	return (errcode_t)-ret;
-}
 
 /*
  * Byte range of a block request: @count > 0 blocks of the channel's size,

@@ -131,8 +131,8 @@ int journal_io_unregister(const char *name);
  * keep seeing the new bytes); they are retried by the next flush, or one
  * interval later — one attempt per call, never a retry loop. So a
  * device that keeps failing keeps its dirty metadata in memory, over
- * the budget if need be, until a flush succeeds or the channel closes
- * (close reports the error and drops them).
+ * the budget if need be, until a flush succeeds or the last channel of
+ * the device closes (close reports the error and drops them).
  * CHANNEL_FLAGS_WRITETHROUGH set on a channel by its user makes every
  * write on it write everything back at once.
  * Context: libext2fs is not thread-safe; its calls come under the

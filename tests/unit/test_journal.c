@@ -1040,6 +1040,79 @@ static void test_wb_write_error(void **state)
 	cache_bdev_close(bdev);
 }
 
+/*
+ * A writeback in flight and an invalidation of its blocks, followed at
+ * once by file data on them (as extent/ allocates and cache/ writes):
+ * the data must be what stays on the device. The writeback's bios are
+ * slowed down to widen the window.
+ */
+struct wb_race {
+	io_channel ch;
+	struct cache_bdev *bdev;
+	atomic_int slow;
+};
+
+static int slow_writes_fn(void *arg, const struct cache_bio *bio)
+{
+	struct wb_race *wr = arg;
+
+	if (bio->write && atomic_load(&wr->slow))
+		usleep(200);
+	return 0;
+}
+
+static void *wb_race_flusher(void *arg)
+{
+	struct wb_race *wr = arg;
+
+	assert_int_equal(io_channel_flush(wr->ch), 0);
+	return NULL;
+}
+
+static void test_wb_invalidate_race(void **state)
+{
+	struct cache_bdev *bdev;
+	struct wb_race wr;
+	uint64_t seed = test_seed(), s = seed;
+	char w[1024], d[1024];
+
+	(void)state;
+	assert_int_equal(cache_bdev_open_memory(MEM_SIZE, &bdev), 0);
+	wr.bdev = bdev;
+	wr.ch = open_channel(bdev, 0, 1024);
+	atomic_init(&wr.slow, 1);
+	cache_bdev_set_fault(bdev, slow_writes_fn, &wr);
+	fill_pattern(d, sizeof(d), 999);
+	for (int iter = 0; iter < 100; iter++) {
+		pthread_t t;
+		uint64_t b0 = rnd(&s) % 32;
+
+		/* dirty metadata in blocks 0..63, every other one a run */
+		for (uint64_t b = 0; b < 64; b += 1 + (b & 1)) {
+			fill_pattern(w, sizeof(w), b + 1);
+			assert_int_equal(io_channel_write_blk64(wr.ch, b, 1, w),
+					 0);
+		}
+		assert_int_equal(pthread_create(&t, NULL, wb_race_flusher, &wr),
+				 0);
+		if (iter & 1)
+			usleep((useconds_t)(rnd(&s) % 400));
+		/* blocks b0..b0+31 become file data */
+		for (uint64_t b = b0; b < b0 + 32; b++) {
+			journal_io_invalidate(wr.ch, b, 1);
+			assert_int_equal(cache_bdev_pwrite(bdev, d, sizeof(d),
+							   b * 1024), 0);
+		}
+		pthread_join(t, NULL);
+		for (uint64_t b = b0; b < b0 + 32; b++)
+			assert_true(dev_has(bdev, b, 1024, 999));
+		/* blocks 0..63 are metadata again for the next round */
+	}
+	cache_bdev_set_fault(bdev, NULL, NULL);
+	assert_int_equal(io_channel_close(wr.ch), 0);
+	cache_bdev_close(bdev);
+}
+
 /* ---- real images ----------------------------------------------------------------- */
 
 /* Byte I/O with the file's real O_DIRECT alignment (RMW, rounding). */
@@ -1295,6 +1368,7 @@ int main(void)
 		cmocka_unit_test(test_wb_invalidate_drops),
 		cmocka_unit_test(test_wb_close),
 		cmocka_unit_test(test_wb_write_error),
+		cmocka_unit_test(test_wb_invalidate_race),
 		cmocka_unit_test(test_file_unaligned),
 		cmocka_unit_test(test_image_4k),
 		cmocka_unit_test(test_image_1k),
