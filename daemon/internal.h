@@ -201,6 +201,12 @@ int daemon_parse_size(const char *s, uint64_t *out);
  */
 int daemon_run(struct daemon_opts *opts, int ready_fd);
 
+/**
+ * daemon_fault_inject_setup() - test hook: make the device fail with EIO
+ * where UEXT4_FAULT_EIO says (faultinject.c). Return: 0 or -EINVAL.
+ */
+int daemon_fault_inject_setup(struct cache_bdev *bdev);
+
 /** daemon_lowlevel_ops() - the one static FUSE ops table (ops.c). */
 const struct fuse_lowlevel_ops *daemon_lowlevel_ops(void);
 

@@ -691,6 +691,10 @@ int daemon_run(struct daemon_opts *opts, int ready_fd)
 		status = DAEMON_EXIT_IMAGE;
 		goto out_free;
 	}
+	if (daemon_fault_inject_setup(dfs->efs.bdev)) {
+		status = DAEMON_EXIT_USAGE;
+		goto out_close_bdev;
+	}
 	status = lc_open_fs(dfs);
 	if (status)
 		goto out_close_bdev;
