@@ -97,6 +97,7 @@ int cache_create(const struct cache_config *cfg, struct cache **out)
 				      cache->cfg.dirty_limit_pct / 100);
 	cache_list_init(&cache->lru);
 	cache_list_init(&cache->mappings);
+	cache_list_init(&cache->wb_queue);
 	atomic_init(&cache->hits, 0);
 	atomic_init(&cache->misses, 0);
 	cache->last_pass_progress = true;

@@ -351,6 +351,19 @@ void cache_mapping_remove_range(struct cache_mapping *mapping, uint64_t start,
  */
 void cache_balance_dirty(struct cache *cache);
 
+/**
+ * cache_mapping_start_writeback() - start writeback of @mapping without
+ * waiting for it (the kernel's filemap_flush()): queue the mapping for the
+ * flusher thread and wake it. The flusher calls cache_ops.writeback
+ * (@sync_all false) on it soon, with the same pinning as in a pass; a
+ * mapping destroyed first simply leaves the queue. A no-op for a clean,
+ * dying or already queued mapping. Errors are the owner's to record (its
+ * writeback callback runs as for any flusher pass).
+ * Context: any thread, no folio lock needed; takes only the cache lock
+ * (a leaf) and never waits for I/O.
+ */
+void cache_mapping_start_writeback(struct cache_mapping *mapping);
+
 /** cache_wake_flusher() - ask for a background pass now. */
 void cache_wake_flusher(struct cache *cache);
 

@@ -12,6 +12,24 @@
  * The callback runs with no cache lock held; the mapping is pinned by
  * mapping->wb_busy, which cache_mapping_destroy() waits on.
  *
+ * Queued writeback (cache_mapping_start_writeback(), the last close of a
+ * file, like the kernel's filemap_flush()): the mapping goes on
+ * cache->wb_queue and the flusher is woken. Before each pass decision the
+ * flusher takes up to FLUSHER_QUEUE_BATCH queued mappings, in queue
+ * order, and calls ops->writeback on each that is still dirty (not
+ * sync_all), pinned by wb_busy exactly as in a pass; the batch limit lets
+ * a pass for throttled writers or memory waiters in between. A failed
+ * queued writeback is not requeued: its data stays dirty and expires into
+ * a later pass, and the owner records the error for its next fsync.
+ *
+ *   closer                            flusher
+ *   ──────                            ───────
+ *   start_writeback: queue, wake
+ *   (returns at once)                 dequeue, wb_busy, unlock
+ *                                     ops->writeback (owner serializes
+ *                                     it with its own sync writeback)
+ *                                     lock, wb_busy = false, broadcast
+ *
  * Errors and stalls: a callback's error is logged (once per pass) and the
  * mapping is retried on a later pass. A pass that called writeback but
  * cleaned nothing while dirty data remains is a stall: the flusher backs
@@ -39,6 +57,7 @@
 #define FLUSHER_TICK_MS 1000
 #define FLUSHER_BACKOFF_MIN_MS 100
 #define FLUSHER_BACKOFF_MAX_MS 4000
+#define FLUSHER_QUEUE_BATCH 64
 
 void __cache_wake_flusher(struct cache *cache)
 {
@@ -66,6 +85,69 @@ void cache_wake_flusher(struct cache *cache)
 	pthread_mutex_lock(&cache->lock);
 	__cache_wake_flusher(cache);
 	pthread_mutex_unlock(&cache->lock);
+}
+
+/**
+ * cache_mapping_start_writeback() - see cache.h.
+ */
+void cache_mapping_start_writeback(struct cache_mapping *mapping)
+{
+	struct cache *cache = mapping->cache;
+
+	pthread_mutex_lock(&cache->lock);
+	if (!mapping->dying && !mapping->wb_queued &&
+	    atomic_load(&mapping->dirty_bytes)) {
+		cache_list_add_tail(&cache->wb_queue, &mapping->wb_node);
+		mapping->wb_queued = true;
+		pthread_cond_signal(&cache->flusher_cv);
+	}
+	pthread_mutex_unlock(&cache->lock);
+}
+
+/*
+ * Write back up to FLUSHER_QUEUE_BATCH queued mappings (see the file
+ * comment). Context: cache->lock held; dropped around each callback.
+ */
+static void flusher_run_queue(struct cache *cache)
+{
+	uint64_t cleaned0 = cache->cleaned_bytes;
+	bool called = false, logged = false;
+
+	for (unsigned int i = 0; i < FLUSHER_QUEUE_BATCH; i++) {
+		struct cache_mapping *mapping;
+		int ret;
+
+		if (cache_list_empty(&cache->wb_queue) || cache->stop)
+			break;
+		mapping = cache_container_of(cache->wb_queue.next,
+					     struct cache_mapping, wb_node);
+		cache_list_del(&mapping->wb_node);
+		mapping->wb_queued = false;
+		if (mapping->dying || !mapping->dirty_bytes)
+			continue;
+
+		mapping->wb_busy = true;
+		pthread_mutex_unlock(&cache->lock);
+		ret = cache->cfg.ops->writeback(mapping, mapping->owner, false);
+		pthread_mutex_lock(&cache->lock);
+		mapping->wb_busy = false;
+		pthread_cond_broadcast(&cache->wb_done_cv);
+		called = true;
+		if (ret && !logged) {
+			fprintf(stderr, "uext4: cache: writeback failed: %s\n",
+				strerror(-ret));
+			logged = true;
+		}
+		if (mapping->dirty_bytes)
+			mapping->dirty_since_ms = cache_now_ms();
+	}
+	if (called) {
+		cache->flusher_runs++;
+		if (cache->cleaned_bytes != cleaned0) {
+			pthread_cond_broadcast(&cache->mem_cv);
+			pthread_cond_broadcast(&cache->dirty_cv);
+		}
+	}
 }
 
 /*
@@ -143,12 +225,18 @@ static void *flusher_main(void *arg)
 	pthread_mutex_lock(&cache->lock);
 	next_tick = cache_now_ms() + FLUSHER_TICK_MS;
 	while (!cache->stop) {
-		uint64_t now = cache_now_ms();
-		uint64_t until = cache->wake_pending ? 0 : next_tick;
+		uint64_t now, until;
 
+		flusher_run_queue(cache);
+		if (cache->stop)
+			break;
+		now = cache_now_ms();
+		until = cache->wake_pending ? 0 : next_tick;
 		if (until < not_before)
 			until = not_before;
 		if (now < until) {
+			if (!cache_list_empty(&cache->wb_queue))
+				continue; /* no pass due: next queue batch */
 			cache_cond_wait_until(&cache->flusher_cv, &cache->lock,
 					      until);
 			continue;

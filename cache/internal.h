@@ -282,6 +282,9 @@ struct cache_mapping {
 	uint64_t flush_gen;		/* last flusher pass that visited it */
 	bool wb_busy;			/* flusher is in ops->writeback on it */
 	bool dying;			/* cache_mapping_destroy() started */
+	/* On cache->wb_queue (cache_mapping_start_writeback()) iff queued. */
+	struct cache_list wb_node;
+	bool wb_queued;
 };
 
 struct cache {
@@ -304,6 +307,7 @@ struct cache {
 
 	struct cache_list lru;		/* clean unreferenced folios, oldest first */
 	struct cache_list mappings;	/* all live mappings */
+	struct cache_list wb_queue;	/* mappings asked to start writeback */
 	size_t used_bytes;
 	size_t dirty_bytes;
 	size_t nr_folios;

@@ -43,6 +43,7 @@ int cache_mapping_create(struct cache *cache, unsigned int blkbits,
 	cache_index_init(&mapping->index);
 	atomic_init(&mapping->nr_folios, 0);
 	atomic_init(&mapping->dirty_bytes, 0);
+	cache_list_init(&mapping->wb_node);
 
 	pthread_mutex_lock(&cache->lock);
 	cache_list_add_tail(&cache->mappings, &mapping->node);
@@ -66,6 +67,10 @@ void cache_mapping_destroy(struct cache_mapping *mapping)
 	/* Wait for a flusher callback on this mapping, then unlist it. */
 	pthread_mutex_lock(&cache->lock);
 	mapping->dying = true;
+	if (mapping->wb_queued) {
+		cache_list_del(&mapping->wb_node);
+		mapping->wb_queued = false;
+	}
 	while (mapping->wb_busy)
 		pthread_cond_wait(&cache->wb_done_cv, &cache->lock);
 	cache_list_del(&mapping->node);

@@ -20,7 +20,7 @@
  * reference on the inode (daemon_iget) from open to release, so the inode
  * stays in the table — and its data stays reachable after unlink — while
  * any handle is open. daemon_inode.nopen counts the handles; the last
- * release writes the file's dirty data back.
+ * release starts writeback of the file's dirty data (flusher thread).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -124,8 +124,11 @@ out_unlock:
 
 /*
  * file_open_put() - undo file_open_ino(): the last handle of an inode
- * writes its dirty data back (errors stay recorded in wb_error for the next
- * fsync: release cannot report them), then the reference is dropped.
+ * starts writeback of its dirty data without waiting for it, as the
+ * kernel's filemap_flush() on the last close (the flusher writes it; errors
+ * are recorded in wb_error for the next fsync: release cannot report them;
+ * eviction and fsync write back synchronously), then the reference is
+ * dropped.
  */
 static void file_open_put(struct daemon_fs *dfs, struct file_open *fh)
 {
@@ -137,7 +140,7 @@ static void file_open_put(struct daemon_fs *dfs, struct file_open *fh)
 	pthread_mutex_unlock(&dfs->itable_lock);
 
 	if (last)
-		(void)extent_writeback(&di->ei);
+		extent_writeback_start(&di->ei);
 	daemon_iput(dfs, di);
 	free(fh);
 }
@@ -422,9 +425,9 @@ void daemon_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 }
 
 /**
- * daemon_op_release() - RELEASE: drop the handle; the last one writes the
- * file's dirty data back (a file not written since stays clean and costs
- * nothing).
+ * daemon_op_release() - RELEASE: drop the handle; the last one starts
+ * writeback of the file's dirty data (a file not written since stays clean
+ * and costs nothing).
  */
 void daemon_op_release(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)

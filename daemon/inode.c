@@ -429,24 +429,38 @@ void daemon_cred_of(struct daemon_fs *dfs, fuse_req_t req,
 		    struct daemon_cred *cred)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	int n;
 
-	memset(cred, 0, sizeof(*cred));
+	cred->uid = 0;
+	cred->gid = 0;
 	cred->umask = ctx->umask;
+	cred->ngroups = 0;
+	cred->groups_req = NULL;
 	if (dfs->opts.fakeroot)
 		return;
 	cred->uid = ctx->uid;
 	cred->gid = ctx->gid;
-	n = fuse_req_getgroups(req, 64, cred->groups);
-	if (n > 64)
-		n = 64;
-	cred->ngroups = n > 0 ? n : 0;
+	cred->groups_req = req;	/* groups: on first daemon_cred_in_group() */
 }
 
+/*
+ * daemon_cred_in_group() - the supplementary groups are a cache of the
+ * request's, filled here on first need; that is why @cred is cast to
+ * non-const (the credentials themselves do not change). A cred belongs to
+ * the one thread serving its request, so there is no race on the fill.
+ */
 bool daemon_cred_in_group(const struct daemon_cred *cred, gid_t gid)
 {
 	if (cred->gid == gid)
 		return true;
+	if (cred->groups_req) {
+		struct daemon_cred *c = (struct daemon_cred *)cred;
+		int n = fuse_req_getgroups(c->groups_req, 64, c->groups);
+
+		if (n > 64)
+			n = 64;
+		c->ngroups = n > 0 ? n : 0;
+		c->groups_req = NULL;
+	}
 	for (int i = 0; i < cred->ngroups; i++)
 		if (cred->groups[i] == gid)
 			return true;

@@ -261,16 +261,28 @@ void daemon_itable_evict_all(struct daemon_fs *dfs);
 /**
  * struct daemon_cred - the caller of a request.
  * With fakeroot, uid = gid = 0 and every check passes.
+ *
+ * The supplementary groups are loaded lazily: fuse_req_getgroups() reads
+ * /proc/<pid>/task/<tid>/status, which cost more than the whole rest of a
+ * create, and most requests never need them (root, the owner, or a gid
+ * that is the primary one). @groups_req is the request to load them from
+ * (NULL: @groups/@ngroups are final); daemon_cred_in_group() loads them on
+ * first use. A cred therefore lives only while its request is unanswered
+ * (every handler builds it, uses it and drops it before its reply).
  */
 struct daemon_cred {
 	uid_t uid;
 	gid_t gid;
 	mode_t umask;
 	int ngroups;
+	fuse_req_t groups_req;
 	gid_t groups[64];
 };
 
-/** daemon_cred_of() - credentials of @req (fuse_req_ctx, getgroups). */
+/**
+ * daemon_cred_of() - credentials of @req (fuse_req_ctx; the supplementary
+ * groups are only looked up when daemon_cred_in_group() needs them).
+ */
 void daemon_cred_of(struct daemon_fs *dfs, fuse_req_t req,
 		    struct daemon_cred *cred);
 

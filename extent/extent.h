@@ -110,6 +110,12 @@ struct extent_fs {
  *            this struct). @file.mapping is NULL for non-regular files.
  * @wb_error: first writeback error not yet reported by fsync (-errno), or
  *            0. Atomic: set by writeback, taken by fsync.
+ * @wb_lock:  serializes extent_writeback() calls on this inode (flusher,
+ *            fsync, eviction, unmount), so that a caller never returns
+ *            while another one's writeback of the same data (dirty bits
+ *            already cleared, I/O or conversion in flight) is unfinished.
+ *            Taken with no folio lock held, before folio locks and
+ *            meta_lock; never under @rwlock (writeback does not take it).
  * @iflags:   extent/'s copy of the on-disk i_flags bits it needs
  *            (EXT4_EXTENTS_FL, EXT4_INLINE_DATA_FL): which mapping code
  *            and which maximum size apply. Changed under @rwlock
@@ -125,6 +131,7 @@ struct extent_inode {
 	struct iomap_file file;
 	atomic_int wb_error;
 	atomic_uint iflags;
+	pthread_mutex_t wb_lock;
 };
 
 /**
@@ -242,10 +249,23 @@ int64_t extent_seek(struct extent_inode *ei, int64_t offset, int whence);
 
 /**
  * extent_writeback() - write back all dirty data of the file and wait
- * (on release of the last handle, before eviction, at unmount, and from
- * the flusher). Does not take @rwlock. Return: 0 or the first -errno.
+ * (before eviction, at unmount, for fsync, and from the flusher). Calls
+ * on one inode are serialized by @wb_lock: on return everything written
+ * before the call is on disk and converted, or has recorded its error,
+ * even when the flusher had started writing it (queued by release).
+ * Does not take @rwlock. Return: 0 or the first -errno.
  */
 int extent_writeback(struct extent_inode *ei);
+
+/**
+ * extent_writeback_start() - start writeback of the file's dirty data
+ * without waiting (on release of the last handle, as the kernel's
+ * filemap_flush()): hands the file to the flusher thread
+ * (cache_mapping_start_writeback()). Errors are recorded in @wb_error for
+ * the next fsync, as for any flusher writeback.
+ * Context: no lock needed; never waits for I/O.
+ */
+void extent_writeback_start(struct extent_inode *ei);
 
 /**
  * extent_fsync() - fsync/fdatasync: write back dirty data, then make the

@@ -108,6 +108,11 @@ int extent_inode_init(struct extent_fs *efs, struct extent_inode *ei,
 	ret = pthread_rwlock_init(&ei->rwlock, NULL);
 	if (ret)
 		return -ret;
+	ret = pthread_mutex_init(&ei->wb_lock, NULL);
+	if (ret) {
+		pthread_rwlock_destroy(&ei->rwlock);
+		return -ret;
+	}
 	atomic_store(&ei->size, size);
 	ei->disksize = size;
 	atomic_store(&ei->map_seq, 0);
@@ -131,6 +136,7 @@ int extent_inode_init(struct extent_fs *efs, struct extent_inode *ei,
 	return 0;
 
 out_destroy_rwlock:
+	pthread_mutex_destroy(&ei->wb_lock);
 	pthread_rwlock_destroy(&ei->rwlock);
 	return ret;
 }
@@ -145,5 +151,6 @@ void extent_inode_destroy(struct extent_inode *ei)
 		cache_mapping_destroy(ei->file.mapping);
 		ei->file.mapping = NULL;
 	}
+	pthread_mutex_destroy(&ei->wb_lock);
 	pthread_rwlock_destroy(&ei->rwlock);
 }

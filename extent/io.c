@@ -127,13 +127,25 @@ int extent_writeback(struct extent_inode *ei)
 		return 0;
 	if (extent_i_inline(ei))
 		return 0;
+	pthread_mutex_lock(&ei->wb_lock);
 	ret = iomap_writeback_range(&ei->file, 0, UINT64_MAX, UINT64_MAX,
 				    ei->efs->ops.writeback);
 	if (ret == 0)
 		ret = writeback_settle_disksize(ei);
 	if (ret < 0)
 		atomic_compare_exchange_strong(&ei->wb_error, &expected, ret);
+	pthread_mutex_unlock(&ei->wb_lock);
 	return ret;
+}
+
+/**
+ * extent_writeback_start() - see extent.h.
+ */
+void extent_writeback_start(struct extent_inode *ei)
+{
+	if (!ei->file.mapping || extent_i_inline(ei))
+		return;
+	cache_mapping_start_writeback(ei->file.mapping);
 }
 
 /**

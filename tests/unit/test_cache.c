@@ -1629,6 +1629,99 @@ static void test_destroy_waits_for_writeback(void **state)
 	cache_destroy(cache);
 }
 
+/*
+ * cache_mapping_start_writeback(): a dirty mapping that is neither expired
+ * nor over the background threshold is written back soon, by the flusher,
+ * not sync_all, and the caller does not wait for it.
+ */
+static void test_start_writeback(void **state)
+{
+	struct cache *cache = new_cache(1 << 20, 4096, 100, 100, 600000);
+	struct cache_mapping *m;
+	int owner;
+
+	(void)state;
+	fake_reset(WB_GATE_CLEAN);
+	assert_int_equal(cache_mapping_create(cache, 12, &owner, &m), 0);
+	touch(m, 3, true);
+	cache_mapping_start_writeback(m);
+	/* Queued twice while busy or pending: still one call for this data. */
+	cache_mapping_start_writeback(m);
+	pthread_mutex_lock(&fo.mu);
+	while (!fo.in_callback)
+		pthread_cond_wait(&fo.cv, &fo.mu);
+	/* The caller did not wait: the callback is still gated. */
+	assert_true(cache_mapping_has_dirty(m));
+	assert_ptr_equal(fo.last_owner, &owner);
+	assert_int_equal(fo.sync_calls, 0);
+	fo.gate_open = true;
+	pthread_cond_broadcast(&fo.cv);
+	while (fo.in_callback)
+		pthread_cond_wait(&fo.cv, &fo.mu);
+	pthread_mutex_unlock(&fo.mu);
+	assert_false(cache_mapping_has_dirty(m));
+
+	/* A clean mapping is not queued: no callback. */
+	cache_mapping_start_writeback(m);
+	usleep(50000);
+	pthread_mutex_lock(&fo.mu);
+	assert_true(fo.calls >= 1 && fo.calls <= 2);
+	{
+		unsigned int calls = fo.calls;
+
+		pthread_mutex_unlock(&fo.mu);
+		usleep(50000);
+		pthread_mutex_lock(&fo.mu);
+		assert_int_equal(fo.calls, calls);
+	}
+	pthread_mutex_unlock(&fo.mu);
+	cache_mapping_destroy(m);
+	cache_destroy(cache);
+}
+
+/*
+ * A mapping queued behind a busy one and then destroyed leaves the queue
+ * without a callback (ASan: no use after free by the flusher).
+ */
+static void test_start_writeback_destroy(void **state)
+{
+	struct cache *cache = new_cache(1 << 20, 4096, 100, 100, 600000);
+	volatile int gate_opened = 0;
+	struct cache_mapping *a, *b;
+	int owner_a, owner_b;
+
+	(void)state;
+	fake_reset(WB_GATE_CLEAN);
+	assert_int_equal(cache_mapping_create(cache, 12, &owner_a, &a), 0);
+	assert_int_equal(cache_mapping_create(cache, 12, &owner_b, &b), 0);
+	touch(a, 0, true);
+	touch(b, 0, true);
+	cache_mapping_start_writeback(a);
+	pthread_mutex_lock(&fo.mu);
+	while (!fo.in_callback)
+		pthread_cond_wait(&fo.cv, &fo.mu);
+	assert_ptr_equal(fo.last_owner, &owner_a);
+	pthread_mutex_unlock(&fo.mu);
+
+	cache_mapping_start_writeback(b);
+	cache_mapping_destroy(b);	/* dirty data discarded; dequeued */
+	assert_int_equal(stats(cache).dirty_bytes, 4096);
+
+	open_gate(&gate_opened);
+	pthread_mutex_lock(&fo.mu);
+	while (fo.in_callback)
+		pthread_cond_wait(&fo.cv, &fo.mu);
+	pthread_mutex_unlock(&fo.mu);
+	assert_false(cache_mapping_has_dirty(a));
+	usleep(50000);
+	pthread_mutex_lock(&fo.mu);
+	assert_int_equal(fo.calls, 1);
+	assert_ptr_equal(fo.last_owner, &owner_a);
+	pthread_mutex_unlock(&fo.mu);
+	cache_mapping_destroy(a);
+	cache_destroy(cache);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1664,6 +1757,8 @@ int main(void)
 		cmocka_unit_test(test_balance_dirty),
 		cmocka_unit_test(test_balance_dirty_failing_writeback),
 		cmocka_unit_test(test_destroy_waits_for_writeback),
+		cmocka_unit_test(test_start_writeback),
+		cmocka_unit_test(test_start_writeback_destroy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
