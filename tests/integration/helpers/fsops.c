@@ -55,30 +55,10 @@
 #include <unistd.h>
 #include <linux/falloc.h>
 
+#include "rng.h"
+
 /* ------------------------------------------------------------------ */
-/* Random numbers, output                                             */
-
-static uint64_t rng_state;
-
-static uint64_t rnd64(void)
-{
-	/* splitmix64 */
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static uint64_t rnd(uint64_t n)
-{
-	return n ? rnd64() % n : 0;
-}
-
-static bool chance(unsigned pct)
-{
-	return rnd(100) < pct;
-}
+/* Random numbers (rng.h), output                                     */
 
 #define PICK(arr) ((arr)[rnd(sizeof(arr) / sizeof((arr)[0]))])
 

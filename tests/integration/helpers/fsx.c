@@ -36,6 +36,8 @@
 #include <unistd.h>
 #include <linux/falloc.h>
 
+#include "rng.h"
+
 #define FMAX (8u << 20)		/* highest file offset the model uses */
 #define WMAX (1u << 20)		/* largest single write */
 #define NINODE 14		/* live files at most */
@@ -44,28 +46,7 @@
 #define LOGN 60
 
 /* ------------------------------------------------------------------ */
-/* Random numbers, log                                                */
-
-static uint64_t rng_state;
-
-static uint64_t rnd64(void)
-{
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static uint64_t rnd(uint64_t n)
-{
-	return n ? rnd64() % n : 0;
-}
-
-static bool chance(unsigned pct)
-{
-	return rnd(100) < pct;
-}
+/* Operation log (random numbers: rng.h)                              */
 
 static char oplog[LOGN][200];
 static unsigned long opno, nops;
