@@ -21,8 +21,11 @@
 
 #include <ext2fs/ext3_extents.h>
 
-/* Inline files are small: the inode body plus its in-inode xattr space. */
-static int inline_get(struct extent_inode *ei, void **bufp, size_t *sizep)
+/**
+ * __extent_inline_get() - see internal.h. Inline files are small: the inode
+ * body plus its in-inode xattr space.
+ */
+int __extent_inline_get(struct extent_inode *ei, void **bufp, size_t *sizep)
 {
 	struct extent_fs *efs = ei->efs;
 	struct ext2_inode_large inode;
@@ -65,7 +68,7 @@ ssize_t extent_inline_read(struct extent_inode *ei, uint64_t pos, void *buf,
 	int ret;
 
 	extent_meta_lock(efs);
-	ret = inline_get(ei, &data, &size);
+	ret = __extent_inline_get(ei, &data, &size);
 	extent_meta_unlock(efs);
 	if (ret)
 		return ret;
@@ -144,7 +147,7 @@ int extent_inline_expand(struct extent_inode *ei)
 	if (!extent_i_inline(ei))
 		return 0;
 	extent_meta_lock(efs);
-	ret = inline_get(ei, &data, &size);
+	ret = __extent_inline_get(ei, &data, &size);
 	if (ret == 0)
 		ret = inline_clear(ei);
 	extent_meta_unlock(efs);

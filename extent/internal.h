@@ -176,6 +176,13 @@ int extent_zero_range(struct extent_inode *ei, uint64_t pos, uint64_t len,
 /* ---- inline.c ---------------------------------------------------------- */
 
 /**
+ * __extent_inline_get() - a malloc'd copy of inline-data file @ei's bytes
+ * (*@sizep of them; free() it). Context: meta_lock held.
+ * Return: 0 or -errno.
+ */
+int __extent_inline_get(struct extent_inode *ei, void **bufp, size_t *sizep);
+
+/**
  * extent_inline_read() - read from an inline-data file's inode.
  * Context: rwlock held; takes meta_lock.
  */

@@ -332,36 +332,23 @@ static int map_inline(struct extent_inode *ei, uint64_t pos,
 		      struct iomap *iomap)
 {
 	struct extent_fs *efs = ei->efs;
-	struct ext2_inode_large inode;
 	size_t size = 0;
 	void *buf;
-	errcode_t err;
 	int ret;
 
-	ret = __extent_read_inode(ei, &inode);
+	ret = __extent_inline_get(ei, &buf, &size);
 	if (ret)
 		return ret;
-	err = ext2fs_inline_data_size(efs->fs, ei->ino, &size);
-	if (err)
-		return extent_errcode(efs, ei->ino, err);
 	memset(iomap, 0, sizeof(*iomap));
 	iomap->validity_cookie = atomic_load(&ei->map_seq);
 	if (pos >= size) {
+		free(buf);
 		iomap->offset = pos & ~((uint64_t)efs->blocksize - 1);
 		iomap->length = (EXTENT_MAX_LBLK << efs->blkbits) -
 				iomap->offset;
 		iomap->type = IOMAP_HOLE;
 		iomap->addr = IOMAP_NULL_ADDR;
 		return 0;
-	}
-	buf = calloc(1, size);
-	if (!buf)
-		return -ENOMEM;
-	err = ext2fs_inline_data_get(efs->fs, ei->ino,
-				     (struct ext2_inode *)&inode, buf, &size);
-	if (err) {
-		free(buf);
-		return extent_errcode(efs, ei->ino, err);
 	}
 	iomap->offset = 0;
 	iomap->length = size;
