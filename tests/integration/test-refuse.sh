@@ -60,6 +60,12 @@ else
 	log "no mkfs.xfs: XFS case skipped"
 fi
 
+log "offset= that does not point at a file system"
+img=$(make_image 32M)
+refused 3 "not an ext2/ext3/ext4 file system" "$img" -o offset=1G
+refused 3 "not an ext2/ext3/ext4 file system" "$img" -o offset=512
+fsck_clean "$img"
+
 log "unknown incompat feature"
 img=$(make_image 32M)
 # s_feature_incompat is the le32 at 1024 + 0x60; set bit 19 (0x80000)
