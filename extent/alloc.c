@@ -79,6 +79,39 @@ static errcode_t insert_unwritten(ext2_extent_handle_t h, uint64_t lblk,
 	return ext2fs_extent_fix_parents(h);
 }
 
+/*
+ * alloc_claim_range() - find up to @len free blocks near the file's goal
+ * for logical block @lblk, check them (a damaged bitmap must not hand out
+ * metadata blocks), mark them in use and drop any metadata-cache copy
+ * (they hold file data from now on). Return: 0 with *@pblk and *@plen set,
+ * -ENOSPC, -EUCLEAN or -errno. Context: meta_lock held.
+ */
+static int alloc_claim_range(struct extent_inode *ei,
+			     struct ext2_inode_large *inode, blk64_t lblk,
+			     blk64_t len, blk64_t *pblk, blk64_t *plen)
+{
+	struct extent_fs *efs = ei->efs;
+	ext2_filsys fs = efs->fs;
+	blk64_t goal;
+	errcode_t err;
+	int ret;
+
+	goal = ext2fs_find_inode_goal(fs, ei->ino, (struct ext2_inode *)inode,
+				      lblk);
+	err = ext2fs_new_range(fs, 0, goal, len, NULL, pblk, plen);
+	if (err)
+		return err == EXT2_ET_BLOCK_ALLOC_FAIL ?
+			       -ENOSPC : extent_errcode(efs, ei->ino, err);
+	if (*plen > len)
+		*plen = len;
+	ret = __extent_check_range(ei, lblk, *pblk, *plen);
+	if (ret)
+		return ret;
+	ext2fs_block_alloc_stats_range(fs, *pblk, (blk_t)*plen, +1);
+	journal_io_invalidate(fs->io, *pblk, *plen);
+	return 0;
+}
+
 /* Context: meta_lock held. */
 static int alloc_extents(struct extent_inode *ei, uint64_t lblk, uint64_t len,
 			 struct extent_map *map)
@@ -88,7 +121,7 @@ static int alloc_extents(struct extent_inode *ei, uint64_t lblk, uint64_t len,
 	struct ext2_inode_large inode;
 	struct ext2_extent_info info;
 	ext2_extent_handle_t h;
-	blk64_t goal, pblk = 0, plen = 0;
+	blk64_t pblk = 0, plen = 0;
 	uint64_t avail, reserve;
 	errcode_t err;
 	int ret;
@@ -120,23 +153,9 @@ static int alloc_extents(struct extent_inode *ei, uint64_t lblk, uint64_t len,
 	if (len > EXTENT_UNINIT_MAX_LEN)
 		len = EXTENT_UNINIT_MAX_LEN;
 
-	goal = ext2fs_find_inode_goal(fs, ei->ino, (struct ext2_inode *)&inode,
-				      lblk);
-	err = ext2fs_new_range(fs, 0, goal, len, NULL, &pblk, &plen);
-	if (err) {
-		ret = err == EXT2_ET_BLOCK_ALLOC_FAIL ?
-			      -ENOSPC : extent_errcode(efs, ei->ino, err);
-		goto out_free_handle;
-	}
-	if (plen > len)
-		plen = len;
-	/* A damaged bitmap must not hand out metadata blocks. */
-	ret = __extent_check_range(ei, lblk, pblk, plen);
+	ret = alloc_claim_range(ei, &inode, lblk, len, &pblk, &plen);
 	if (ret)
 		goto out_free_handle;
-	ext2fs_block_alloc_stats_range(fs, pblk, (blk_t)plen, +1);
-	/* file data from now on: drop any cached metadata copy */
-	journal_io_invalidate(fs->io, pblk, plen);
 
 	err = insert_unwritten(h, lblk, pblk, plen);
 	if (err) {
@@ -171,7 +190,7 @@ static int alloc_bmap(struct extent_inode *ei, uint64_t lblk, uint64_t len,
 	struct extent_fs *efs = ei->efs;
 	ext2_filsys fs = efs->fs;
 	struct ext2_inode_large inode;
-	blk64_t goal, pblk = 0, plen = 0;
+	blk64_t pblk = 0, plen = 0;
 	uint64_t i, maxblk = extent_inode_maxbytes(ei) >> efs->blkbits;
 	char *buf;
 	errcode_t err;
@@ -190,22 +209,9 @@ static int alloc_bmap(struct extent_inode *ei, uint64_t lblk, uint64_t len,
 	if (err)
 		return -ENOMEM;
 
-	goal = ext2fs_find_inode_goal(fs, ei->ino, (struct ext2_inode *)&inode,
-				      lblk);
-	err = ext2fs_new_range(fs, 0, goal, len, NULL, &pblk, &plen);
-	if (err) {
-		ret = err == EXT2_ET_BLOCK_ALLOC_FAIL ?
-			      -ENOSPC : extent_errcode(efs, ei->ino, err);
-		goto out_free_buf;
-	}
-	if (plen > len)
-		plen = len;
-	/* A damaged bitmap must not hand out metadata blocks. */
-	ret = __extent_check_range(ei, lblk, pblk, plen);
+	ret = alloc_claim_range(ei, &inode, lblk, len, &pblk, &plen);
 	if (ret)
 		goto out_free_buf;
-	ext2fs_block_alloc_stats_range(fs, pblk, (blk_t)plen, +1);
-	journal_io_invalidate(fs->io, pblk, plen);
 
 	/* BMAP_SET places our block; BMAP_ALLOC adds indirect blocks. */
 	for (i = 0; i < plen; i++) {
