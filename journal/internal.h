@@ -6,6 +6,10 @@
  * Files:
  *   io_manager.c  the registry, the io_manager ops, aligned device I/O
  *   meta_cache.c  write-back LRU cache of metadata blocks
+ *   format.c      jbd2 block encoders, decoders, checksums (format.h)
+ *   log.c         the log: journal inode map, open/close, block I/O
+ *   recovery.c    replay: scan, revoke and replay passes
+ *   transaction.c the writer: transactions, commit, checkpoint, lookup
  */
 #ifndef UEXT4_JOURNAL_INTERNAL_H
 #define UEXT4_JOURNAL_INTERNAL_H
@@ -135,7 +139,7 @@ struct journal_meta_cache {
 };
 
 /**
- * struct journal - one registered device: the engine, its metadata cache
+ * struct journal_dev - one registered device: the engine, its metadata cache
  * and (later) the running transaction.
  * @name:     registry key; constant.
  * @bdev:     the engine (not owned); constant.
@@ -149,7 +153,7 @@ struct journal_meta_cache {
  * @wb_err:   first error of a deferred (write-back) write not reported yet
  *            by a flush, as an errcode_t; 0 if none (atomic).
  */
-struct journal {
+struct journal_dev {
 	char name[JOURNAL_IO_NAME_MAX];
 	struct cache_bdev *bdev;
 	uint64_t offset;
@@ -157,7 +161,7 @@ struct journal {
 	uint64_t size;
 	unsigned int refs;
 	bool registered;
-	struct journal *next;
+	struct journal_dev *next;
 	_Atomic uint64_t dev_reads;
 	_Atomic uint64_t dev_writes;
 	_Atomic long wb_err;
@@ -280,5 +284,81 @@ int journal_meta_wb_begin(struct journal_meta_cache *mc,
  */
 void journal_meta_wb_end(struct journal_meta_cache *mc,
 			 struct journal_meta_batch *b);
+
+/* ---- the jbd2 log (log.c, recovery.c, transaction.c) -------------------- */
+
+#include "format.h"
+
+struct journal_writer;	/* transaction.c */
+
+/**
+ * struct journal - an open jbd2 log.
+ * @bdev:      the file system's engine (not owned).
+ * @blocksize: journal (= file system) block size.
+ * @map:       physical block of each journal block (owned copy).
+ * @nr_blocks: entries in @map.
+ * @readonly:  opened read-only: nothing is ever written.
+ * @align:     cache_bdev_align(@bdev): buffers for I/O are aligned to it
+ *             (journal_block_alloc()).
+ * @sb_buf:    block 0 as read (blocksize bytes, aligned); the superblock
+ *             is written back from it with journal_sb_write().
+ * @sb:        decoded superblock; the mutable fields are the truth,
+ *             journal_sb_write() stores them into @sb_buf.
+ * @fmt:       what @sb's features imply (tag size, checksums).
+ * @writer:    transaction.c's state, NULL until journal_writer_init().
+ * Not thread-safe (see journal.h): no lock.
+ */
+struct journal {
+	struct cache_bdev *bdev;
+	unsigned int blocksize;
+	uint64_t *map;
+	uint64_t nr_blocks;
+	bool readonly;
+	size_t align;
+	unsigned char *sb_buf;
+	struct journal_sb sb;
+	struct journal_fmt fmt;
+	struct journal_writer *writer;
+};
+
+/**
+ * journal_block_alloc() - a zeroed buffer of @nr journal blocks aligned
+ * for @j's engine (free() it). Return: NULL on -ENOMEM.
+ */
+void *journal_block_alloc(const struct journal *j, size_t nr);
+
+/**
+ * journal_wrap() - @blk moved back into the log area: the kernel's wrap()
+ * (blk >= last → blk - (last - first)).
+ */
+uint32_t journal_wrap(const struct journal *j, uint32_t blk);
+
+/**
+ * journal_log_bio() - fill @bio for log block @logblk (a journal block
+ * number, mapped through @j->map) to or from @buf.
+ * Return: 0, or -EUCLEAN when @logblk is outside the map.
+ */
+int journal_log_bio(const struct journal *j, uint32_t logblk, void *buf,
+		    bool write, struct cache_bio *bio);
+
+/** journal_log_read()/journal_log_write() - one log block. 0 or -errno. */
+int journal_log_read(struct journal *j, uint32_t logblk, void *buf);
+int journal_log_write(struct journal *j, uint32_t logblk, const void *buf);
+
+/**
+ * journal_home_bio() - fill @bio for home (file system) block @blocknr.
+ * Return: 0, or -EUCLEAN when @blocknr is past the device end.
+ */
+int journal_home_bio(const struct journal *j, uint64_t blocknr, void *buf,
+		     bool write, struct cache_bio *bio);
+
+/**
+ * journal_sb_write() - store @j->sb into @j->sb_buf (journal_sb_encode())
+ * and write block 0, then flush the device. Return: 0, -EROFS, -EIO.
+ */
+int journal_sb_write(struct journal *j);
+
+/** journal_writer_free() - transaction.c: release @j->writer (close). */
+void journal_writer_free(struct journal *j);
 
 #endif /* UEXT4_JOURNAL_INTERNAL_H */

@@ -44,7 +44,7 @@
  */
 struct jio_private {
 	unsigned int magic;
-	struct journal *j;
+	struct journal_dev *j;
 	struct struct_io_stats stats;
 };
 
@@ -54,21 +54,21 @@ struct jio_private {
  * @registered.
  */
 static pthread_mutex_t jio_registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct journal *jio_registry;	/* protected by jio_registry_lock */
+static struct journal_dev *jio_registry;	/* protected by jio_registry_lock */
 static unsigned int jio_next_id;	/* protected by jio_registry_lock */
 
 static const struct struct_io_manager jio_manager;
 
 /* ---- registry ------------------------------------------------------------ */
 
-static void jio_free(struct journal *j)
+static void jio_free(struct journal_dev *j)
 {
 	journal_meta_fini(&j->mc);
 	free(j);
 }
 
 /* Drop a reference; the last one frees. Context: registry lock not held. */
-static void jio_put(struct journal *j)
+static void jio_put(struct journal_dev *j)
 {
 	bool last;
 
@@ -89,7 +89,7 @@ int journal_io_register(struct cache_bdev *bdev,
 {
 	size_t budget = cfg && cfg->cache_budget ? cfg->cache_budget :
 						  JOURNAL_IO_CACHE_DEFAULT;
-	struct journal *j;
+	struct journal_dev *j;
 	int ret, n;
 
 	if (!bdev || !name)
@@ -137,7 +137,7 @@ out_free:
  */
 int journal_io_unregister(const char *name)
 {
-	struct journal **pp, *j = NULL;
+	struct journal_dev **pp, *j = NULL;
 
 	if (!name)
 		return -ENOENT;
@@ -158,9 +158,9 @@ int journal_io_unregister(const char *name)
 }
 
 /* Find a registered device and take a reference. */
-static struct journal *jio_get(const char *name)
+static struct journal_dev *jio_get(const char *name)
 {
-	struct journal *j;
+	struct journal_dev *j;
 
 	pthread_mutex_lock(&jio_registry_lock);
 	for (j = jio_registry; j; j = j->next)
@@ -173,7 +173,7 @@ static struct journal *jio_get(const char *name)
 }
 
 /* The registered device behind @ch, or NULL if @ch is not ours. */
-static struct journal *jio_journal(io_channel ch)
+static struct journal_dev *jio_journal(io_channel ch)
 {
 	struct jio_private *p;
 
@@ -198,7 +198,7 @@ static uint64_t jio_round_up(uint64_t x, size_t a)
 	return (x + a - 1) / a * a;
 }
 
-static void *jio_alloc(const struct journal *j, size_t len)
+static void *jio_alloc(const struct journal_dev *j, size_t len)
 {
 	size_t a = j->align < sizeof(void *) ? sizeof(void *) : j->align;
 	void *p = NULL;
@@ -226,7 +226,7 @@ struct jio_seg {
  * rounded out to the engine's alignment through a bounce buffer when it is
  * not aligned already. Return: 0 or -errno.
  */
-static int jio_dev_readv(struct journal *j, struct jio_seg *segs,
+static int jio_dev_readv(struct journal_dev *j, struct jio_seg *segs,
 			 unsigned int n)
 {
 	struct cache_bio *bios = calloc(n ? n : 1, sizeof(*bios));
@@ -284,7 +284,7 @@ out_free:
  * read is more than half the budget, which would only evict).
  * Context: @pos + @len <= device size. Return: 0 or -errno.
  */
-static int jio_read(struct journal *j, uint64_t pos, void *buf, size_t len)
+static int jio_read(struct journal_dev *j, uint64_t pos, void *buf, size_t len)
 {
 	struct journal_meta_cache *mc = &j->mc;
 	struct jio_seg *segs = NULL, whole = { .pos = pos, .len = len,
@@ -380,7 +380,7 @@ out_free:
  * Context: @pos + @len <= device size; writers of one block serialized by
  * the caller (metadata lock). Return: 0 or -errno.
  */
-static int jio_write_direct(struct journal *j, uint64_t pos, const void *buf,
+static int jio_write_direct(struct journal_dev *j, uint64_t pos, const void *buf,
 			    size_t len)
 {
 	size_t a = j->align;
@@ -427,7 +427,7 @@ out_free_bounce:
  * Context: as jio_write_direct(); [@pos, @pos + @len) lies in granules
  * inside the device. Return: 0 or -errno.
  */
-static int jio_write_cached(struct journal *j, unsigned int g, uint64_t pos,
+static int jio_write_cached(struct journal_dev *j, unsigned int g, uint64_t pos,
 			    const void *buf, size_t len)
 {
 	struct journal_meta_cache *mc = &j->mc;
@@ -472,7 +472,7 @@ static errcode_t jio_errcode(int ret)
 }
 
 /* Remember @err as the first deferred error unless one is pending. */
-static void jio_note_error(struct journal *j, errcode_t err)
+static void jio_note_error(struct journal_dev *j, errcode_t err)
 {
 	long none = 0;
 
@@ -486,7 +486,7 @@ static void jio_note_error(struct journal *j, errcode_t err)
  * rounded out in @bounce, its head and tail read through the cache.
  * Return: 0 or -errno (the run is then not written).
  */
-static int jio_wb_bio(struct journal *j, const struct journal_meta_batch *b,
+static int jio_wb_bio(struct journal_dev *j, const struct journal_meta_batch *b,
 		      size_t i, size_t n, struct cache_bio *bio,
 		      void **bounce)
 {
@@ -530,7 +530,7 @@ static int jio_wb_bio(struct journal *j, const struct journal_meta_batch *b,
  * Context: serialized with writes by the caller (metadata lock); no lock
  * held during the I/O. Return: 0 or the first error of this writeback.
  */
-static errcode_t jio_writeback(struct journal *j, io_channel ch,
+static errcode_t jio_writeback(struct journal_dev *j, io_channel ch,
 			       enum journal_wb_reason why, size_t *nwritten)
 {
 	struct journal_meta_batch b;
@@ -629,7 +629,7 @@ out_end:
  * Context: @pos + @len <= device size; writers of one block serialized by
  * the caller (metadata lock). Return: 0 or -errno.
  */
-static int jio_write(struct journal *j, io_channel ch, uint64_t pos,
+static int jio_write(struct journal_dev *j, io_channel ch, uint64_t pos,
 		     const void *buf, size_t len)
 {
 	uint64_t seq;
@@ -660,7 +660,7 @@ static int jio_write(struct journal *j, io_channel ch, uint64_t pos,
  * @count < 0 a byte count of -@count. Return: false if it does not fit
  * the device (the caller reports a short transfer).
  */
-static bool jio_range(io_channel ch, const struct journal *j,
+static bool jio_range(io_channel ch, const struct journal_dev *j,
 		      unsigned long long block, int64_t count, uint64_t *pos,
 		      size_t *len)
 {
@@ -676,7 +676,7 @@ static bool jio_range(io_channel ch, const struct journal *j,
 }
 
 /* Write back every dirty block, then set the budget. Return: 0 or -errno. */
-static int jio_set_budget(struct journal *j, io_channel ch, size_t bytes)
+static int jio_set_budget(struct journal_dev *j, io_channel ch, size_t bytes)
 {
 	errcode_t err = jio_writeback(j, ch, JOURNAL_WB_ALL, NULL);
 
@@ -688,7 +688,7 @@ static int jio_set_budget(struct journal *j, io_channel ch, size_t bytes)
 }
 
 /* Adopt @bytes as the granule, writing dirty blocks back first if need be. */
-static void jio_adopt(struct journal *j, io_channel ch, unsigned int bytes)
+static void jio_adopt(struct journal_dev *j, io_channel ch, unsigned int bytes)
 {
 	if (journal_meta_needs_adopt(&j->mc, bytes))
 		jio_writeback(j, ch, JOURNAL_WB_ALL, NULL);
@@ -700,7 +700,7 @@ static void jio_adopt(struct journal *j, io_channel ch, unsigned int bytes)
 static errcode_t jio_open(const char *name, int flags, io_channel *channel)
 {
 	struct jio_private *p = NULL;
-	struct journal *j;
+	struct journal_dev *j;
 	io_channel ch;
 
 	(void)flags;	/* the engine was opened rw or ro by its owner */
@@ -750,7 +750,7 @@ out_put:
  */
 static errcode_t jio_close(io_channel ch)
 {
-	struct journal *j = jio_journal(ch);
+	struct journal_dev *j = jio_journal(ch);
 	errcode_t err;
 	size_t written;
 	int ret = 0;
@@ -774,7 +774,7 @@ static errcode_t jio_close(io_channel ch)
 
 static errcode_t jio_set_blksize(io_channel ch, int blksize)
 {
-	struct journal *j = jio_journal(ch);
+	struct journal_dev *j = jio_journal(ch);
 
 	if (!j)
 		return EXT2_ET_MAGIC_IO_CHANNEL;
@@ -788,7 +788,7 @@ static errcode_t jio_set_blksize(io_channel ch, int blksize)
 static errcode_t jio_read_blk64(io_channel ch, unsigned long long block,
 				int count, void *data)
 {
-	struct journal *j = jio_journal(ch);
+	struct journal_dev *j = jio_journal(ch);
 	struct jio_private *p;
 	errcode_t err;
 	uint64_t pos;
@@ -824,7 +824,7 @@ static errcode_t jio_read_blk(io_channel ch, unsigned long block, int count,
 static errcode_t jio_write_blk64(io_channel ch, unsigned long long block,
 				 int count, const void *data)
 {
-	struct journal *j = jio_journal(ch);
+	struct journal_dev *j = jio_journal(ch);
 	struct jio_private *p;
 	errcode_t err;
 	uint64_t pos;
@@ -860,7 +860,7 @@ static errcode_t jio_write_blk(io_channel ch, unsigned long block, int count,
 static errcode_t jio_write_byte(io_channel ch, unsigned long offset,
 				int size, const void *data)
 {
-	struct journal *j = jio_journal(ch);
+	struct journal_dev *j = jio_journal(ch);
 	struct jio_private *p;
 	int ret;
 
@@ -883,7 +883,7 @@ static errcode_t jio_write_byte(io_channel ch, unsigned long offset,
  */
 static errcode_t jio_flush(io_channel ch)
 {
-	struct journal *j = jio_journal(ch);
+	struct journal_dev *j = jio_journal(ch);
 	errcode_t err;
 	int ret;
 
@@ -911,7 +911,7 @@ static bool jio_parse_u64(const char *arg, uint64_t *out)
 static errcode_t jio_set_option(io_channel ch, const char *option,
 				const char *arg)
 {
-	struct journal *j = jio_journal(ch);
+	struct journal_dev *j = jio_journal(ch);
 	uint64_t v;
 
 	if (!j)
@@ -958,7 +958,7 @@ static errcode_t jio_discard(io_channel ch, unsigned long long block,
 static errcode_t jio_cache_readahead(io_channel ch, unsigned long long block,
 				     unsigned long long count)
 {
-	struct journal *j = jio_journal(ch);
+	struct journal_dev *j = jio_journal(ch);
 	struct journal_io_stats st;
 	uint64_t pos, end, limit;
 	size_t len;
@@ -988,7 +988,7 @@ static errcode_t jio_cache_readahead(io_channel ch, unsigned long long block,
 static errcode_t jio_zeroout(io_channel ch, unsigned long long block,
 			     unsigned long long count)
 {
-	struct journal *j = jio_journal(ch);
+	struct journal_dev *j = jio_journal(ch);
 	uint64_t pos, end, bs;
 	void *zero;
 	int ret = 0;
@@ -1049,7 +1049,7 @@ io_manager journal_io_manager(void)
  */
 struct cache_bdev *journal_io_bdev(io_channel ch)
 {
-	struct journal *j = jio_journal(ch);
+	struct journal_dev *j = jio_journal(ch);
 
 	return j ? j->bdev : NULL;
 }
@@ -1059,7 +1059,7 @@ struct cache_bdev *journal_io_bdev(io_channel ch)
  */
 void journal_io_invalidate(io_channel ch, uint64_t blk, uint64_t count)
 {
-	struct journal *j = jio_journal(ch);
+	struct journal_dev *j = jio_journal(ch);
 	uint64_t bs, pos, len;
 
 	if (!j || !count)
@@ -1077,7 +1077,7 @@ void journal_io_invalidate(io_channel ch, uint64_t blk, uint64_t count)
  */
 int journal_io_set_cache_budget(io_channel ch, size_t bytes)
 {
-	struct journal *j = jio_journal(ch);
+	struct journal_dev *j = jio_journal(ch);
 
 	if (!j)
 		return -EINVAL;
@@ -1089,7 +1089,7 @@ int journal_io_set_cache_budget(io_channel ch, size_t bytes)
  */
 int journal_io_get_stats(io_channel ch, struct journal_io_stats *st)
 {
-	struct journal *j = jio_journal(ch);
+	struct journal_dev *j = jio_journal(ch);
 
 	if (!j || !st)
 		return -EINVAL;

@@ -213,4 +213,219 @@ struct journal_io_stats {
 /** journal_io_get_stats() - snapshot. Return: 0, or -EINVAL if not ours. */
 int journal_io_get_stats(io_channel ch, struct journal_io_stats *st);
 
+/* ======================================================================== */
+/* jbd2 journal: replay at mount (recovery.c) and transactions (commit.c,  */
+/* checkpoint.c). The log itself: log.c. Format: format.h (private).       */
+/* ======================================================================== */
+
+/**
+ * struct journal - an open jbd2 log (opaque; journal/internal.h).
+ * Context: not thread-safe; the caller serializes every call on one
+ * journal (the daemon's metadata lock).
+ */
+struct journal;
+
+/**
+ * journal_map_inode() - the physical block of every block of the internal
+ * journal (the inode s_journal_inum, normally 8), through its extents or
+ * block map.
+ * @fs:        an open file system (read-only is enough).
+ * @map:       receives a malloc'ed array: (*map)[i] is the file system
+ *             block holding journal block i.
+ * @nr_blocks: receives the number of entries (i_size / block size).
+ *
+ * Checks: the has_journal feature, an internal journal (an external
+ * journal — s_journal_inum 0 with a journal UUID or device — is
+ * -EOPNOTSUPP), a regular inode in use, i_size a multiple of the block
+ * size and at least JOURNAL_MIN_BLOCKS blocks, no hole, every block
+ * inside the file system and not below s_first_data_block.
+ * Return: 0; -ENOENT without a journal; -EOPNOTSUPP external journal;
+ * -EUCLEAN damaged inode or map; -ENOMEM.
+ */
+int journal_map_inode(ext2_filsys fs, uint64_t **map, uint64_t *nr_blocks);
+
+/**
+ * struct journal_geometry - where a log lives.
+ * @bdev:      engine of the file system (home blocks and log blocks).
+ * @blocksize: file system block size; the journal's must be the same.
+ * @map:       @map[i] = file system block of journal block i (copied by
+ *             journal_open()).
+ * @nr_blocks: entries in @map.
+ */
+struct journal_geometry {
+	struct cache_bdev *bdev;
+	unsigned int blocksize;
+	const uint64_t *map;
+	uint64_t nr_blocks;
+};
+
+/**
+ * journal_open() - read and check the journal superblock (block 0).
+ * @readonly: never write (journal_recover() then fails with -EROFS).
+ * Return: 0; -EUCLEAN damaged superblock (a message on stderr says
+ * which field); -EOPNOTSUPP unsupported journal features; -EIO; -ENOMEM.
+ */
+int journal_open(const struct journal_geometry *geo, bool readonly,
+		 struct journal **out);
+
+/**
+ * journal_close() - release @j. Committed transactions not checkpointed
+ * stay in the log (the file system then still needs recovery).
+ */
+void journal_close(struct journal *j);
+
+/** journal_needs_recovery() - the log is not empty (s_start != 0). */
+bool journal_needs_recovery(const struct journal *j);
+
+/**
+ * journal_incompat() - the journal's incompat feature word (JBD2 values:
+ * REVOKE 0x1, 64BIT 0x2, ASYNC_COMMIT 0x4, CSUM_V2 0x8, CSUM_V3 0x10,
+ * FAST_COMMIT 0x20).
+ */
+uint32_t journal_incompat(const struct journal *j);
+
+/**
+ * struct journal_recovery_info - what journal_recover() did.
+ * @start_tid:      first transaction of the log (s_sequence).
+ * @end_tid:        first transaction not replayed: [start, end) replayed.
+ * @failed_commit:  transaction whose commit block failed its checksum
+ *                  (replay stopped before it), 0 if none.
+ * @nr_replayed:    home blocks written; @nr_revokes: revoke records read;
+ *                  @nr_revoke_hits: logged blocks skipped as revoked.
+ * @journal_errno:  s_errno found in the journal superblock (an error the
+ *                  last writer recorded), 0 if none.
+ * @fs_error:       mark the file system with errors (EXT2_ERROR_FS), as
+ *                  e2fsck does for @journal_errno or a failed commit.
+ * @fs_not_valid:   the replay met an error (bad checksum, unreadable log
+ *                  block): clear EXT2_VALID_FS so that a full fsck runs.
+ */
+struct journal_recovery_info {
+	uint32_t start_tid;
+	uint32_t end_tid;
+	uint32_t failed_commit;
+	uint64_t nr_replayed;
+	uint64_t nr_revokes;
+	uint64_t nr_revoke_hits;
+	int32_t journal_errno;
+	bool fs_error;
+	bool fs_not_valid;
+};
+
+/**
+ * journal_recover() - replay the log as e2fsck 1.47 (and the kernel) do.
+ *
+ * Three passes from s_start, following increasing transaction numbers:
+ * SCAN finds the end (first block that is not the next expected header,
+ * a commit block failing its checksum, ...), REVOKE builds the table of
+ * (block, transaction) revocations, REPLAY writes every logged block home
+ * unless revoked by the same or a later transaction, restoring escaped
+ * magic numbers. The same blocks are written, with the same stopping
+ * point on a bad checksum or a torn transaction, as `e2fsck -fy`. Then:
+ * flush, reset the log (s_start 0, s_sequence end + 1, s_errno as e2fsck
+ * leaves it), write the journal superblock and flush again.
+ * The caller then clears needs_recovery in the ext4 superblock and
+ * applies @info->fs_error / @info->fs_not_valid.
+ * A clean log (s_start 0) returns 0 at once with end_tid = s_sequence.
+ * Return: 0 when every committed transaction was replayed; -EUCLEAN when
+ * the log was damaged (what could be replayed was, as e2fsck; the log is
+ * reset); -EOPNOTSUPP for a log that needs fast-commit replay (nothing
+ * written); -EIO when the device failed (the log is not reset); -EROFS
+ * for a read-only journal.
+ */
+int journal_recover(struct journal *j, struct journal_recovery_info *info);
+
+/**
+ * journal_lookup() - the newest committed but not yet checkpointed copy of
+ * home block @blocknr, for reads that must see the journal's version.
+ * Return: true and @buf filled (blocksize bytes), or false.
+ */
+bool journal_lookup(struct journal *j, uint64_t blocknr, void *buf);
+
+/* ---- transactions ------------------------------------------------------- */
+
+/**
+ * struct journal_txn - a transaction being built (opaque).
+ *
+ * Lifecycle:
+ *
+ *   journal_txn_start ──► add / revoke ... ──► journal_txn_commit ──► (log)
+ *                                     └──────► journal_txn_abort
+ *   committed ──► journal_checkpoint ──► home blocks written, tail moved
+ */
+struct journal_txn;
+
+/**
+ * journal_writer_init() - make @j writable: the log must be empty
+ * (recovered); sets the features the writer will use in the journal
+ * superblock (@incompat: any of REVOKE, 64BIT, CSUM_V2, CSUM_V3, as the
+ * kernel sets them at mount for the file system's features; CSUM_V2/V3
+ * replace each other and COMPAT_CHECKSUM). Writes nothing until the
+ * first commit.
+ * Return: 0, -EINVAL (bad combination), -EBUSY (log not empty), -EROFS.
+ */
+int journal_writer_init(struct journal *j, uint32_t incompat);
+
+/** journal_txn_start() - begin the next transaction. Return: 0, -ENOMEM. */
+int journal_txn_start(struct journal *j, struct journal_txn **out);
+
+/**
+ * journal_txn_add() - log the new contents @data (blocksize bytes, copied)
+ * of home block @blocknr. Adding a block twice keeps the last copy; adding
+ * a block revoked in this transaction cancels that revoke.
+ * Return: 0, -ENOMEM, -EINVAL (@blocknr does not fit the journal's
+ * block numbers: above 2^32 without 64BIT).
+ */
+int journal_txn_add(struct journal_txn *t, uint64_t blocknr,
+		    const void *data);
+
+/**
+ * journal_txn_revoke() - record that @blocknr is no longer metadata:
+ * replay must not write older logged copies of it. Drops a copy added in
+ * this transaction. Return: 0, -ENOMEM, -EINVAL.
+ */
+int journal_txn_revoke(struct journal_txn *t, uint64_t blocknr);
+
+/**
+ * journal_txn_commit() - write @t to the log and make it durable:
+ * descriptor and data blocks (escaped when they start with the magic)
+ * and revoke blocks, FLUSH, then the commit block (strictly increasing
+ * commit time), FLUSH — so a crash leaves the transaction whole or
+ * absent. Checkpoints first when the log has no room. The first commit
+ * after an empty log also writes the journal superblock with s_start.
+ * @t is consumed, also on failure.
+ * @tid: receives the transaction number (may be NULL).
+ * Return: 0; -ENOSPC when @t alone is larger than the log; -EIO.
+ */
+int journal_txn_commit(struct journal_txn *t, uint32_t *tid);
+
+/** journal_txn_abort() - drop @t without writing anything. */
+void journal_txn_abort(struct journal_txn *t);
+
+/**
+ * journal_checkpoint() - write the newest copy of every block of the
+ * committed transactions home (revoked blocks excepted), FLUSH, then
+ * mark the log empty in the journal superblock (s_start 0, s_sequence
+ * the next transaction) and FLUSH. Return: 0 or -EIO.
+ */
+int journal_checkpoint(struct journal *j);
+
+/**
+ * struct journal_stats - counters of one open journal.
+ * @first/@last/@maxlen: the log area [first, last).
+ * @head: next log block to write; @tail: oldest log block still needed
+ *        (== head when empty). @next_tid: next transaction number.
+ * @free_blocks: log blocks usable before a checkpoint is needed.
+ * @commits, @checkpoints, @wraps: events so far.
+ */
+struct journal_stats {
+	uint32_t first, last, maxlen;
+	uint32_t head, tail;
+	uint32_t next_tid;
+	uint32_t free_blocks;
+	uint64_t commits, checkpoints, wraps;
+};
+
+/** journal_get_stats() - snapshot of @j's counters. */
+void journal_get_stats(const struct journal *j, struct journal_stats *st);
+
 #endif /* UEXT4_JOURNAL_H */
