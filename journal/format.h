@@ -169,6 +169,15 @@ int journal_sb_decode(const void *buf, uint32_t fs_blocksize,
 		      uint64_t nr_blocks, struct journal_sb *sb);
 
 /**
+ * journal_sb_decode_why() - journal_sb_decode() that also names, in
+ * @why, the field that failed (NULL on success), for the caller's
+ * message.
+ */
+int journal_sb_decode_why(const void *buf, uint32_t fs_blocksize,
+			  uint64_t nr_blocks, struct journal_sb *sb,
+			  const char **why);
+
+/**
  * journal_sb_encode() - store the mutable fields of @sb (sequence, start,
  * errno_, the three feature words, head) into the superblock image @buf,
  * keeping every other byte of @buf (s_users, padding), and refresh the

@@ -1,0 +1,708 @@
+// SPDX-License-Identifier: MIT
+/*
+ * tests/unit/test_journal_recovery.c — journal_recover() on an in-memory
+ * device: journals built by hand with format.c's encoders (journal blocks
+ * mapped to device blocks 100..1123), replayed, and the home blocks and the
+ * final journal superblock checked. Covers every checksum variant on 32-
+ * and 64-bit journals, revokes in the same/later/earlier transaction,
+ * escaped blocks, torn and damaged transactions (commit, descriptor,
+ * revoke and data checksums; stale blocks judged by commit time), the log
+ * wrapping, batching of large replays, blocks past the device end, and a
+ * bit-flip loop that must never crash nor write outside the device.
+ *
+ * Randomized tests print their seed; set UEXT4_TEST_SEED to reproduce.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "internal.h"
+
+#define JBASE 100u		/* device block of journal block 0 */
+#define JBLOCKS 1024u
+#define DEV_BLOCKS 2048u
+#define MAX_BS 4096u
+
+static const uint8_t uuid[16] = { 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4,
+				  5, 6, 7, 8, 9, 10, 11, 12 };
+
+/* The hand-made journal being built. */
+struct jb {
+	struct cache_bdev *bdev;
+	unsigned int bs;
+	uint64_t map[JBLOCKS];
+	struct journal_fmt fmt;
+	uint32_t incompat, compat;
+	uint32_t head;		/* next log block */
+	uint32_t first, last;
+	uint64_t time;		/* commit seconds, increasing */
+};
+
+static void put32(void *p, uint32_t v)
+{
+	unsigned char *b = p;
+
+	b[0] = (unsigned char)(v >> 24);
+	b[1] = (unsigned char)(v >> 16);
+	b[2] = (unsigned char)(v >> 8);
+	b[3] = (unsigned char)v;
+}
+
+/* Contents of home block @blk as logged by transaction @tid. */
+static void pattern(unsigned char *buf, unsigned int bs, uint64_t blk,
+		    uint32_t tid)
+{
+	for (unsigned int i = 0; i < bs; i++)
+		buf[i] = (unsigned char)(blk * 31 + tid * 7 + i / 3 + 1);
+}
+
+static void dev_read(struct jb *b, uint64_t blk, void *buf)
+{
+	assert_int_equal(cache_bdev_pread(b->bdev, buf, b->bs, blk * b->bs),
+			 0);
+}
+
+static void dev_write(struct jb *b, uint64_t blk, const void *buf)
+{
+	assert_int_equal(cache_bdev_pwrite(b->bdev, buf, b->bs, blk * b->bs),
+			 0);
+}
+
+static bool home_is(struct jb *b, uint64_t blk, uint32_t tid)
+{
+	unsigned char got[MAX_BS], want[MAX_BS];
+
+	dev_read(b, blk, got);
+	pattern(want, b->bs, blk, tid);
+	return !memcmp(got, want, b->bs);
+}
+
+static bool home_zero(struct jb *b, uint64_t blk)
+{
+	unsigned char got[MAX_BS];
+
+	dev_read(b, blk, got);
+	for (unsigned int i = 0; i < b->bs; i++)
+		if (got[i])
+			return false;
+	return true;
+}
+
+/* Write the journal superblock: log [first, JBLOCKS), @seq at @start. */
+static void jb_sb(struct jb *b, uint32_t seq, uint32_t start, int32_t err)
+{
+	unsigned char sb[MAX_BS] = { 0 };
+	struct journal_sb dsb;
+
+	put32(sb, JOURNAL_MAGIC);
+	put32(sb + 4, JOURNAL_BT_SB_V2);
+	put32(sb + 0x0C, b->bs);
+	put32(sb + 0x10, JBLOCKS);
+	put32(sb + 0x14, b->first);
+	put32(sb + 0x18, seq);
+	put32(sb + 0x1C, start);
+	put32(sb + 0x20, (uint32_t)err);
+	put32(sb + 0x24, b->compat);
+	put32(sb + 0x28, b->incompat);
+	memcpy(sb + 0x30, uuid, 16);
+	put32(sb + 0x40, 1);
+	if (b->incompat & (JOURNAL_INCOMPAT_CSUM_V2 | JOURNAL_INCOMPAT_CSUM_V3)) {
+		sb[0x50] = JOURNAL_CSUM_TYPE_CRC32C;
+		put32(sb + 0xFC, journal_sb_csum(sb));
+	}
+	dev_write(b, b->map[0], sb);
+	assert_int_equal(journal_sb_decode(sb, b->bs, JBLOCKS, &dsb), 0);
+	journal_fmt_init(&b->fmt, &dsb);
+}
+
+static void jb_init(struct jb *b, unsigned int bs, uint32_t incompat,
+		    uint32_t compat)
+{
+	memset(b, 0, sizeof(*b));
+	assert_int_equal(cache_bdev_open_memory((uint64_t)DEV_BLOCKS * bs,
+						&b->bdev), 0);
+	b->bs = bs;
+	b->incompat = incompat;
+	b->compat = compat;
+	b->first = 1;
+	b->last = JBLOCKS;
+	b->head = 1;
+	b->time = 1000;
+	for (unsigned int i = 0; i < JBLOCKS; i++)
+		b->map[i] = JBASE + i;
+	jb_sb(b, 1, 0, 0);
+}
+
+static void jb_fini(struct jb *b)
+{
+	cache_bdev_close(b->bdev);
+}
+
+/* Write log block at the head and advance it, wrapping. */
+static uint32_t jb_put(struct jb *b, const void *blk)
+{
+	uint32_t at = b->head;
+
+	dev_write(b, b->map[at], blk);
+	if (++b->head >= b->last)
+		b->head = b->first;
+	return at;
+}
+
+/* What to do to a transaction while writing it. */
+enum damage {
+	DMG_NONE,
+	DMG_NO_COMMIT,		/* torn: no commit block */
+	DMG_COMMIT_CSUM,	/* commit block checksum wrong */
+	DMG_DESC_CSUM,		/* descriptor tail wrong */
+	DMG_REVOKE_CSUM,	/* revoke tail wrong */
+	DMG_DATA,		/* first data block changed after tagging */
+	DMG_OLD_TIME,		/* commit time older than the previous */
+	DMG_RCOUNT,		/* r_count past the block */
+};
+
+struct log_pos {
+	uint32_t desc, revoke, commit, data0;
+};
+
+/*
+ * Log transaction @tid: a revoke block (if @nrev), descriptor(s) with
+ * @nr blocks whose contents are pattern(block, tid), and a commit block.
+ * @escape_first makes the first block start with the magic number.
+ */
+static struct log_pos jb_txn(struct jb *b, uint32_t tid, const uint64_t *blks,
+			     unsigned int nr, const uint64_t *revs,
+			     unsigned int nrev, enum damage dmg,
+			     bool escape_first)
+{
+	unsigned char blk[MAX_BS], data[MAX_BS];
+	struct journal_tag tags[MAX_BS / 8];
+	unsigned int cap = journal_desc_capacity(&b->fmt);
+	uint32_t crc = ~0u;
+	struct log_pos pos = { 0 };
+
+	if (nrev) {
+		journal_revoke_encode(&b->fmt, blk, tid, revs, nrev);
+		if (dmg == DMG_REVOKE_CSUM)
+			blk[b->bs - 1] ^= 1;
+		if (dmg == DMG_RCOUNT) {
+			put32(blk + 12, b->bs + 4);
+			journal_block_tail_csum_set(&b->fmt, blk);
+		}
+		pos.revoke = jb_put(b, blk);
+	}
+	for (unsigned int done = 0; done < nr;) {
+		unsigned int n = nr - done < cap ? nr - done : cap;
+
+		for (unsigned int i = 0; i < n; i++) {
+			/* The tag checksum covers the escaped log copy. */
+			pattern(data, b->bs, blks[done + i], tid);
+			if (escape_first && done + i == 0)
+				memset(data, 0, 4);
+			tags[i].blocknr = blks[done + i];
+			tags[i].csum = journal_tag_csum(&b->fmt, tid, data);
+			if (!b->fmt.csum_v3)
+				tags[i].csum &= 0xffff;
+			tags[i].flags = 0;
+			if (escape_first && done + i == 0)
+				tags[i].flags = JOURNAL_TAG_ESCAPE;
+		}
+		journal_desc_encode(&b->fmt, blk, tid, tags, n, uuid);
+		if (dmg == DMG_DESC_CSUM)
+			blk[b->bs - 2] ^= 1;	/* the tail, tags intact */
+		crc = journal_crc32_be(crc, blk, b->bs);
+		pos.desc = jb_put(b, blk);
+		for (unsigned int i = 0; i < n; i++) {
+			pattern(data, b->bs, blks[done + i], tid);
+			if (escape_first && done + i == 0)
+				memset(data, 0, 4);	/* escaped */
+			crc = journal_crc32_be(crc, data, b->bs);
+			if (dmg == DMG_DATA && done + i == 0)
+				data[10] ^= 0x40;
+			if (done + i == 0)
+				pos.data0 = jb_put(b, data);
+			else
+				jb_put(b, data);
+		}
+		done += n;
+	}
+	if (dmg == DMG_NO_COMMIT)
+		return pos;
+	journal_commit_encode(&b->fmt, blk, tid,
+			      dmg == DMG_OLD_TIME ? 10 : ++b->time, 0, crc);
+	if (dmg == DMG_COMMIT_CSUM) {
+		blk[b->bs - 1] ^= 1;
+		if (b->fmt.csum_v1)
+			blk[0x10] ^= 1;
+	}
+	pos.commit = jb_put(b, blk);
+	return pos;
+}
+
+static int jb_recover(struct jb *b, bool ro, struct journal_recovery_info *info,
+		      struct journal_sb *final)
+{
+	struct journal_geometry geo = { b->bdev, b->bs, b->map, JBLOCKS };
+	struct journal *j;
+	unsigned char sb[MAX_BS];
+	int ret;
+
+	assert_int_equal(journal_open(&geo, ro, &j), 0);
+	ret = journal_recover(j, info);
+	journal_close(j);
+	dev_read(b, b->map[0], sb);
+	assert_int_equal(journal_sb_decode(sb, b->bs, JBLOCKS, final), 0);
+	return ret;
+}
+
+/* ---- variants ------------------------------------------------------------ */
+
+static const uint32_t variants[][2] = {
+	{ JOURNAL_INCOMPAT_REVOKE, 0 },
+	{ JOURNAL_INCOMPAT_REVOKE | JOURNAL_INCOMPAT_64BIT, 0 },
+	{ JOURNAL_INCOMPAT_REVOKE, JOURNAL_COMPAT_CHECKSUM },
+	{ JOURNAL_INCOMPAT_REVOKE | JOURNAL_INCOMPAT_CSUM_V2, 0 },
+	{ JOURNAL_INCOMPAT_REVOKE | JOURNAL_INCOMPAT_CSUM_V2 |
+	  JOURNAL_INCOMPAT_64BIT, 0 },
+	{ JOURNAL_INCOMPAT_REVOKE | JOURNAL_INCOMPAT_CSUM_V3, 0 },
+	{ JOURNAL_INCOMPAT_REVOKE | JOURNAL_INCOMPAT_CSUM_V3 |
+	  JOURNAL_INCOMPAT_64BIT, 0 },
+};
+#define NR_VARIANTS (sizeof(variants) / sizeof(variants[0]))
+
+static bool has_csum(const struct jb *b)
+{
+	return b->fmt.csum_v2v3;
+}
+
+/* ---- tests --------------------------------------------------------------- */
+
+static void test_clean_and_readonly(void **state)
+{
+	struct journal_recovery_info info;
+	struct journal_sb sb;
+	struct jb b;
+	uint64_t blks[] = { 1500 };
+
+	(void)state;
+	jb_init(&b, 1024, JOURNAL_INCOMPAT_CSUM_V3, 0);
+	jb_sb(&b, 9, 0, 0);
+	jb_txn(&b, 9, blks, 1, NULL, 0, DMG_NONE, false);
+	assert_int_equal(jb_recover(&b, false, &info, &sb), 0);
+	assert_int_equal(info.end_tid, 9);
+	assert_true(home_zero(&b, 1500));	/* clean: nothing replayed */
+	assert_int_equal(sb.sequence, 9);
+
+	jb_sb(&b, 9, 1, -5);
+	assert_int_equal(jb_recover(&b, true, &info, &sb), -EROFS);
+	assert_true(home_zero(&b, 1500));
+	assert_int_equal(sb.start, 1);
+	jb_fini(&b);
+}
+
+static void test_variants(void **state)
+{
+	static const unsigned int sizes[] = { 1024, 4096 };
+	struct journal_recovery_info info;
+	struct journal_sb sb;
+
+	(void)state;
+	for (size_t s = 0; s < 2; s++) {
+		for (size_t v = 0; v < NR_VARIANTS; v++) {
+			uint64_t t1[] = { 1200, 1201, 1202, 1300 };
+			uint64_t t2[] = { 1201, 1400, 1401 };
+			uint64_t r2[] = { 1202 };
+			uint64_t t3[] = { 1202, 1500 };
+			uint64_t r3[] = { 1300, 1500, 1401 };
+			struct jb b;
+
+			jb_init(&b, sizes[s], variants[v][0], variants[v][1]);
+			jb_sb(&b, 50, 1, 0);
+			jb_txn(&b, 50, t1, 4, NULL, 0, DMG_NONE, true);
+			jb_txn(&b, 51, t2, 3, r2, 1, DMG_NONE, false);
+			/* logged before the revoke in the same transaction */
+			jb_txn(&b, 52, t3, 2, r3, 3, DMG_NONE, false);
+			assert_int_equal(jb_recover(&b, false, &info, &sb), 0);
+			assert_int_equal(info.start_tid, 50);
+			assert_int_equal(info.end_tid, 53);
+			assert_int_equal(info.failed_commit, 0);
+			assert_false(info.fs_error || info.fs_not_valid);
+			assert_int_equal(sb.sequence, 54);
+			assert_int_equal(sb.start, 0);
+			assert_int_equal(sb.errno_, 0);
+			/* 1200 was escaped: its magic is back */
+			{
+				unsigned char got[MAX_BS], want[MAX_BS];
+
+				dev_read(&b, 1200, got);
+				pattern(want, b.bs, 1200, 50);
+				put32(want, JOURNAL_MAGIC);
+				assert_memory_equal(got, want, b.bs);
+			}
+			assert_true(home_is(&b, 1201, 51));
+			/* revoked by 51, logged again by 52 */
+			assert_true(home_is(&b, 1202, 52));
+			assert_true(home_zero(&b, 1300));  /* later revoke */
+			assert_true(home_zero(&b, 1500));  /* same txn */
+			assert_true(home_zero(&b, 1401));  /* later revoke */
+			assert_true(home_is(&b, 1400, 51));
+			assert_int_equal(info.nr_replayed, 5);
+			assert_int_equal(info.nr_revokes, 4);
+			assert_int_equal(info.nr_revoke_hits, 4);
+			jb_fini(&b);
+		}
+	}
+}
+
+static void test_revoke_earlier(void **state)
+{
+	struct journal_recovery_info info;
+	struct journal_sb sb;
+	struct jb b;
+	uint64_t t1[] = { 1100 }, r1[] = { 1600 }, t2[] = { 1600 };
+
+	(void)state;
+	jb_init(&b, 1024, JOURNAL_INCOMPAT_64BIT, 0);
+	jb_sb(&b, 7, 1, 0);
+	jb_txn(&b, 7, t1, 1, r1, 1, DMG_NONE, false);
+	jb_txn(&b, 8, t2, 1, NULL, 0, DMG_NONE, false);
+	assert_int_equal(jb_recover(&b, false, &info, &sb), 0);
+	assert_true(home_is(&b, 1600, 8));	/* revoke was older */
+	assert_true(home_is(&b, 1100, 7));
+	jb_fini(&b);
+}
+
+static void test_torn_and_sequence(void **state)
+{
+	struct journal_recovery_info info;
+	struct journal_sb sb;
+	struct jb b;
+	uint64_t t1[] = { 1100 }, t2[] = { 1101 }, t3[] = { 1102 };
+
+	(void)state;
+	for (size_t v = 0; v < NR_VARIANTS; v++) {
+		jb_init(&b, 1024, variants[v][0], variants[v][1]);
+		jb_sb(&b, 3, 1, 0);
+		jb_txn(&b, 3, t1, 1, NULL, 0, DMG_NONE, false);
+		jb_txn(&b, 4, t2, 1, NULL, 0, DMG_NO_COMMIT, false);
+		assert_int_equal(jb_recover(&b, false, &info, &sb), 0);
+		assert_int_equal(info.end_tid, 4);
+		assert_int_equal(sb.sequence, 5);
+		assert_true(home_is(&b, 1100, 3));
+		assert_true(home_zero(&b, 1101));
+		jb_fini(&b);
+
+		/* an old transaction after the end: wrong sequence */
+		jb_init(&b, 1024, variants[v][0], variants[v][1]);
+		jb_sb(&b, 3, 1, 0);
+		jb_txn(&b, 3, t1, 1, NULL, 0, DMG_NONE, false);
+		jb_txn(&b, 2, t3, 1, NULL, 0, DMG_NONE, false);
+		assert_int_equal(jb_recover(&b, false, &info, &sb), 0);
+		assert_int_equal(info.end_tid, 4);
+		assert_true(home_zero(&b, 1102));
+		jb_fini(&b);
+	}
+}
+
+static void test_bad_commit(void **state)
+{
+	struct journal_recovery_info info;
+	struct journal_sb sb;
+	struct jb b;
+	uint64_t t1[] = { 1100 }, t2[] = { 1101 }, t3[] = { 1102 };
+
+	(void)state;
+	for (size_t v = 0; v < NR_VARIANTS; v++) {
+		jb_init(&b, 1024, variants[v][0], variants[v][1]);
+		if (!has_csum(&b) && !b.fmt.csum_v1) {
+			jb_fini(&b);
+			continue;
+		}
+		jb_sb(&b, 3, 1, 0);
+		jb_txn(&b, 3, t1, 1, NULL, 0, DMG_NONE, false);
+		jb_txn(&b, 4, t2, 1, NULL, 0, DMG_COMMIT_CSUM, false);
+		jb_txn(&b, 5, t3, 1, NULL, 0, DMG_NONE, false);
+		assert_int_equal(jb_recover(&b, false, &info, &sb), -EUCLEAN);
+		assert_int_equal(info.end_tid, 4);
+		assert_int_equal(info.failed_commit, 4);
+		assert_true(info.fs_error);
+		assert_false(info.fs_not_valid);
+		assert_int_equal(sb.sequence, 5);
+		assert_int_equal(sb.start, 0);
+		assert_int_equal(sb.errno_, 0);
+		assert_true(home_is(&b, 1100, 3));
+		assert_true(home_zero(&b, 1101));
+		assert_true(home_zero(&b, 1102));
+		jb_fini(&b);
+	}
+}
+
+static void test_async_commit(void **state)
+{
+	struct journal_recovery_info info;
+	struct journal_sb sb;
+	struct jb b;
+	uint64_t t1[] = { 1100 }, t2[] = { 1101 };
+
+	(void)state;
+	/* With ASYNC_COMMIT a bad commit ends the log without failing. */
+	jb_init(&b, 1024, JOURNAL_INCOMPAT_CSUM_V3 |
+			  JOURNAL_INCOMPAT_ASYNC_COMMIT, 0);
+	jb_sb(&b, 3, 1, 0);
+	jb_txn(&b, 3, t1, 1, NULL, 0, DMG_NONE, false);
+	jb_txn(&b, 4, t2, 1, NULL, 0, DMG_COMMIT_CSUM, false);
+	assert_int_equal(jb_recover(&b, false, &info, &sb), 0);
+	assert_int_equal(info.failed_commit, 0);
+	assert_int_equal(info.end_tid, 4);
+	assert_true(home_is(&b, 1100, 3));
+	assert_true(home_zero(&b, 1101));
+	jb_fini(&b);
+}
+
+static void test_bad_desc_and_revoke(void **state)
+{
+	struct journal_recovery_info info;
+	struct journal_sb sb;
+	struct jb b;
+	uint64_t t1[] = { 1100 }, t2[] = { 1101 }, r2[] = { 1100 };
+
+	(void)state;
+	for (int which = 0; which < 2; which++) {
+		enum damage d = which ? DMG_REVOKE_CSUM : DMG_DESC_CSUM;
+
+		/* newer commit: the damage is real, nothing is replayed */
+		jb_init(&b, 4096, JOURNAL_INCOMPAT_CSUM_V3 |
+				  JOURNAL_INCOMPAT_64BIT, 0);
+		jb_sb(&b, 3, 1, -5);
+		jb_txn(&b, 3, t1, 1, NULL, 0, DMG_NONE, false);
+		jb_txn(&b, 4, t2, 1, r2, 1, d, false);
+		assert_int_equal(jb_recover(&b, false, &info, &sb), -EUCLEAN);
+		assert_true(info.fs_not_valid);
+		assert_true(info.fs_error);	/* from s_errno */
+		assert_int_equal(info.journal_errno, -5);
+		assert_int_equal(sb.sequence, 3);	/* left alone */
+		assert_int_equal(sb.start, 0);
+		assert_int_equal(sb.errno_, 0);
+		assert_true(home_zero(&b, 1100));
+		jb_fini(&b);
+
+		/* older commit time: stale blocks, the log ends before */
+		jb_init(&b, 4096, JOURNAL_INCOMPAT_CSUM_V3, 0);
+		jb_sb(&b, 3, 1, 0);
+		jb_txn(&b, 3, t1, 1, NULL, 0, DMG_NONE, false);
+		b.time = 1;
+		jb_txn(&b, 4, t2, 1, r2, 1, d, false);
+		assert_int_equal(jb_recover(&b, false, &info, &sb), 0);
+		assert_int_equal(info.end_tid, 4);
+		assert_int_equal(sb.sequence, 5);
+		assert_true(home_is(&b, 1100, 3));
+		assert_true(home_zero(&b, 1101));
+		jb_fini(&b);
+	}
+}
+
+static void test_bad_data_and_rcount(void **state)
+{
+	struct journal_recovery_info info;
+	struct journal_sb sb;
+	struct jb b;
+	uint64_t t1[] = { 1100, 1101 }, t2[] = { 1102 }, r2[] = { 1 };
+
+	(void)state;
+	jb_init(&b, 1024, JOURNAL_INCOMPAT_CSUM_V2, 0);
+	jb_sb(&b, 3, 1, 0);
+	jb_txn(&b, 3, t1, 2, NULL, 0, DMG_DATA, false);
+	jb_txn(&b, 4, t2, 1, NULL, 0, DMG_NONE, false);
+	assert_int_equal(jb_recover(&b, false, &info, &sb), -EUCLEAN);
+	assert_true(home_zero(&b, 1100));	/* failed its checksum */
+	assert_true(home_is(&b, 1101, 3));	/* the rest goes on */
+	assert_true(home_is(&b, 1102, 4));
+	assert_true(info.fs_not_valid);
+	assert_int_equal(info.end_tid, 5);
+	assert_int_equal(sb.sequence, 3);	/* e2fsck: error path */
+	assert_int_equal(sb.start, 0);
+	jb_fini(&b);
+
+	/* bad r_count: the revoke pass fails, nothing is replayed */
+	jb_init(&b, 1024, JOURNAL_INCOMPAT_CSUM_V3, 0);
+	jb_sb(&b, 3, 1, 0);
+	jb_txn(&b, 3, t1, 2, NULL, 0, DMG_NONE, false);
+	jb_txn(&b, 4, t2, 1, r2, 1, DMG_RCOUNT, false);
+	assert_int_equal(jb_recover(&b, false, &info, &sb), -EUCLEAN);
+	assert_true(home_zero(&b, 1100));
+	assert_true(info.fs_not_valid);
+	assert_int_equal(sb.start, 0);
+	jb_fini(&b);
+}
+
+static void test_wrap_and_big(void **state)
+{
+	struct journal_recovery_info info;
+	struct journal_sb sb;
+	struct jb b;
+	uint64_t *blks = calloc(700, sizeof(*blks));
+
+	(void)state;
+	assert_non_null(blks);
+	for (unsigned int i = 0; i < 700; i++)
+		blks[i] = 1200 + i;
+	jb_init(&b, 1024, JOURNAL_INCOMPAT_CSUM_V3 | JOURNAL_INCOMPAT_64BIT, 0);
+	b.head = JBLOCKS - 5;
+	jb_sb(&b, 0xFFFFFFFE, b.head, 0);	/* tids wrap too */
+	jb_txn(&b, 0xFFFFFFFE, blks, 20, NULL, 0, DMG_NONE, false);
+	jb_txn(&b, 0xFFFFFFFF, blks + 20, 680, NULL, 0, DMG_NONE, false);
+	jb_txn(&b, 0, blks, 3, NULL, 0, DMG_NONE, false);
+	assert_int_equal(jb_recover(&b, false, &info, &sb), 0);
+	assert_int_equal(info.nr_replayed, 703);
+	assert_int_equal(info.end_tid, 1);
+	assert_int_equal(sb.sequence, 2);
+	for (unsigned int i = 0; i < 700; i++)
+		assert_true(home_is(&b, blks[i],
+				    i < 3 ? 0 : i < 20 ? 0xFFFFFFFE :
+						      0xFFFFFFFF));
+	jb_fini(&b);
+	free(blks);
+}
+
+static void test_past_device(void **state)
+{
+	struct journal_recovery_info info;
+	struct journal_sb sb;
+	struct jb b;
+	uint64_t t1[] = { 1100, DEV_BLOCKS, (uint64_t)1 << 40 };
+	uint64_t t32[] = { 1100, DEV_BLOCKS + 5 };
+
+	(void)state;
+	jb_init(&b, 1024, JOURNAL_INCOMPAT_CSUM_V3 | JOURNAL_INCOMPAT_64BIT, 0);
+	jb_sb(&b, 3, 1, 0);
+	jb_txn(&b, 3, t1, 3, NULL, 0, DMG_NONE, false);
+	assert_int_equal(jb_recover(&b, false, &info, &sb), -EUCLEAN);
+	assert_true(home_is(&b, 1100, 3));
+	assert_true(info.fs_not_valid);
+	assert_int_equal(info.nr_replayed, 1);
+	assert_int_equal(sb.start, 0);
+	jb_fini(&b);
+
+	jb_init(&b, 4096, 0, 0);
+	jb_sb(&b, 3, 1, 0);
+	jb_txn(&b, 3, t32, 2, NULL, 0, DMG_NONE, false);
+	assert_int_equal(jb_recover(&b, false, &info, &sb), -EUCLEAN);
+	assert_true(home_is(&b, 1100, 3));
+	jb_fini(&b);
+}
+
+static int fail_writes(void *ctx, const struct cache_bio *bio)
+{
+	(void)ctx;
+	return bio->write ? -EIO : 0;
+}
+
+static void test_io_error(void **state)
+{
+	struct journal_recovery_info info;
+	struct journal_sb sb;
+	struct jb b;
+	uint64_t t1[] = { 1100 };
+
+	(void)state;
+	jb_init(&b, 1024, JOURNAL_INCOMPAT_CSUM_V3, 0);
+	jb_sb(&b, 3, 1, 0);
+	jb_txn(&b, 3, t1, 1, NULL, 0, DMG_NONE, false);
+	cache_bdev_set_fault(b.bdev, fail_writes, NULL);
+	{
+		struct journal_geometry geo = { b.bdev, b.bs, b.map, JBLOCKS };
+		struct journal *j;
+
+		assert_int_equal(journal_open(&geo, false, &j), 0);
+		assert_int_equal(journal_recover(j, &info), -EIO);
+		journal_close(j);
+	}
+	cache_bdev_set_fault(b.bdev, NULL, NULL);
+	/* the log was not reset: a later replay does it all */
+	assert_int_equal(jb_recover(&b, false, &info, &sb), 0);
+	assert_true(home_is(&b, 1100, 3));
+	jb_fini(&b);
+}
+
+static uint64_t rnd(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/*
+ * A valid journal, one bit flipped anywhere in its used blocks, replayed:
+ * no crash, a known return code, the log reset, and nothing written
+ * outside the device (the memory engine would fail such a write with
+ * -EIO, which would show as the return code).
+ */
+static void test_bitflips(void **state)
+{
+	const char *env = getenv("UEXT4_TEST_SEED");
+	uint64_t seed = env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL);
+	uint64_t t1[] = { 1100, 1101 }, t2[] = { 1102 }, r2[] = { 1100 };
+	uint64_t t3[] = { 1103, 1104, 1105 };
+
+	(void)state;
+	printf("# seed %llu (UEXT4_TEST_SEED to reproduce)\n",
+	       (unsigned long long)seed);
+	if (!seed)
+		seed = 1;
+	for (int it = 0; it < 400; it++) {
+		const uint32_t *v = variants[it % NR_VARIANTS];
+		struct journal_recovery_info info;
+		struct journal_sb sb;
+		unsigned char blk[MAX_BS];
+		struct jb b;
+		uint32_t used, lb;
+		unsigned int bit;
+		int ret;
+
+		jb_init(&b, 1024, v[0], v[1]);
+		jb_sb(&b, 3, 1, 0);
+		jb_txn(&b, 3, t1, 2, NULL, 0, DMG_NONE, true);
+		jb_txn(&b, 4, t2, 1, r2, 1, DMG_NONE, false);
+		jb_txn(&b, 5, t3, 3, NULL, 0, DMG_NONE, false);
+		used = b.head;
+		lb = 1 + (uint32_t)(rnd(&seed) % (used - 1 + 1));
+		bit = (unsigned int)(rnd(&seed) % (b.bs * 8));
+		dev_read(&b, b.map[lb], blk);
+		blk[bit / 8] ^= (unsigned char)(1u << (bit % 8));
+		dev_write(&b, b.map[lb], blk);
+		ret = jb_recover(&b, false, &info, &sb);
+		assert_true(ret == 0 || ret == -EUCLEAN);
+		assert_int_equal(sb.start, 0);
+		assert_true(info.nr_replayed <= 6);
+		jb_fini(&b);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_clean_and_readonly),
+		cmocka_unit_test(test_variants),
+		cmocka_unit_test(test_revoke_earlier),
+		cmocka_unit_test(test_torn_and_sequence),
+		cmocka_unit_test(test_bad_commit),
+		cmocka_unit_test(test_async_commit),
+		cmocka_unit_test(test_bad_desc_and_revoke),
+		cmocka_unit_test(test_bad_data_and_rcount),
+		cmocka_unit_test(test_wrap_and_big),
+		cmocka_unit_test(test_past_device),
+		cmocka_unit_test(test_io_error),
+		cmocka_unit_test(test_bitflips),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
