@@ -8,6 +8,8 @@
  *   main.c       argument parsing entry, daemonizing, exit status
  *   options.c    -o option parsing and validation
  *   lifecycle.c  open image, feature checks, mount, serve, unmount
+ *   recover.c    journal replay at mount (needs_recovery)
+ *   orphan.c     orphan list and orphan file processing at rw mount
  *   ops.c        the static const struct fuse_lowlevel_ops
  *   itable.c     inode table: iget/iput, lookup counts, eviction
  *   inode.c      on-disk inode read/write, stat, timestamps, credentials
@@ -71,6 +73,7 @@ struct daemon_opts {
 	char *mountpoint;	/* MOUNTPOINT argument (owned) */
 	bool foreground;	/* -f */
 	bool readonly;		/* ro (or forced: ro_compat, ro image) */
+	bool norecovery;	/* norecovery/noload: never replay (implies ro) */
 	bool allow_other;
 	bool default_permissions; /* on unless fakeroot */
 	bool fakeroot;		/* every caller acts as root */
@@ -207,6 +210,33 @@ int daemon_run(struct daemon_opts *opts, int ready_fd);
  */
 int daemon_fault_inject_setup(struct cache_bdev *bdev);
 
+/**
+ * daemon_recover() - replay the journal of an image marked needs_recovery
+ * (recover.c), before anything else is written: map the journal inode
+ * through a read-only libext2fs open, replay with journal_recover(), then
+ * clear needs_recovery in the superblock and record what the replay found
+ * (errors, not valid), as `e2fsck -E journal_only` does.
+ * @dfs: opts and efs.bdev set (opened read-write); efs.fs not open yet.
+ * Prints one line on success, a message naming the reason otherwise.
+ * Context: mount time, single-threaded.
+ * Return: 0, or the exit status to refuse the mount with
+ * (DAEMON_EXIT_REFUSED, DAEMON_EXIT_INTERNAL).
+ */
+int daemon_recover(struct daemon_fs *dfs);
+
+/**
+ * daemon_orphan_cleanup() - at a read-write mount, finish what the orphan
+ * list (s_last_orphan, chained through i_dtime) and the orphan file
+ * record (orphan.c), as the kernel's ext4_orphan_cleanup(): free the
+ * unlinked inodes, cut the others back to i_size. Skipped on a file
+ * system with errors (the list is cleared, the orphan file kept for
+ * e2fsck). Bad entries stop the walk of their list and mark the file
+ * system with errors; nothing is freed on their account.
+ * Context: mount time, meta_lock held, no inode in the table.
+ * Return: 0, or -errno of a failed write (a message is printed either way).
+ */
+int daemon_orphan_cleanup(struct daemon_fs *dfs);
+
 /** daemon_lowlevel_ops() - the one static FUSE ops table (ops.c). */
 const struct fuse_lowlevel_ops *daemon_lowlevel_ops(void);
 
@@ -255,6 +285,16 @@ int daemon_itable_sync_all(struct daemon_fs *dfs);
 
 /** daemon_itable_evict_all() - at unmount: drop every inode. */
 void daemon_itable_evict_all(struct daemon_fs *dfs);
+
+/**
+ * daemon_free_inode() - free inode @ino whose link count is 0 on disk:
+ * blocks, xattrs (block and EA inodes), then dtime, bitmap and counters,
+ * as the kernel's ext4_evict_inode(). No cached data of @ino may remain
+ * (eviction drops it first; the orphan walk runs before any inode is
+ * loaded). A no-op when the inode has links again.
+ * Context: meta_lock held. Return: 0 or -errno.
+ */
+int daemon_free_inode(struct daemon_fs *dfs, ext2_ino_t ino);
 
 /* ---- inode.c ----------------------------------------------------------- */
 

@@ -267,9 +267,10 @@ static int itable_drop_xattrs(struct daemon_fs *dfs, ext2_ino_t ino)
 /*
  * Free an unlinked inode on disk: blocks, xattrs (block and EA inodes),
  * dtime, bitmap and counters. The cache mapping is already gone, so no
- * writeback can touch the blocks we free. Context: meta_lock held.
+ * writeback can touch the blocks we free (internal.h; also used by the
+ * orphan walk at mount). Context: meta_lock held.
  */
-static int itable_free_inode(struct daemon_fs *dfs, ext2_ino_t ino)
+int daemon_free_inode(struct daemon_fs *dfs, ext2_ino_t ino)
 {
 	ext2_filsys fs = dfs->efs.fs;
 	struct ext2_inode_large inode;
@@ -351,7 +352,7 @@ static void itable_evict(struct daemon_fs *dfs, struct daemon_inode *di)
 	/* Drop the cached data first: nothing may write the blocks we free. */
 	extent_inode_destroy(&di->ei);
 	extent_meta_lock(&dfs->efs);
-	ret = itable_free_inode(dfs, ino);
+	ret = daemon_free_inode(dfs, ino);
 	extent_meta_unlock(&dfs->efs);
 	if (ret)
 		fprintf(stderr, "uext4: inode %u: freeing failed: %s\n", ino,

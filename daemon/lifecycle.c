@@ -2,15 +2,19 @@
 /*
  * daemon/lifecycle.c — one mount from start to end:
  *
- *	check image ─▶ check superblock ─▶ ext2fs_open2 ─▶ bdev, cache,
- *	extent_fs_init ─▶ mark superblock in use ─▶ fuse session, mount
+ *	check image ─▶ check superblock ─▶ bdev ─▶ [replay the journal,
+ *	check again] ─▶ ext2fs_open2 ─▶ cache, extent_fs_init ─▶ [rw:
+ *	orphans] ─▶ mark superblock in use ─▶ fuse session, mount
  *	─▶ signal "ready" ─▶ serve (multi-threaded loop) ─▶ write back,
  *	evict, mark superblock clean, close everything.
  *
- * Refusals (bad magic, unknown incompat features, journal device, rw mount
- * of an image needing journal recovery) happen before anything is written,
- * so a refused image is byte-identical afterwards. Features we can read
- * but not safely write force a read-only mount with a message.
+ * Refusals (bad magic, unknown incompat features, journal device, a
+ * read-only mount of an image needing journal recovery, a journal we
+ * cannot replay) happen before anything is written, so a refused image is
+ * byte-identical afterwards. Features we can read but not safely write
+ * force a read-only mount with a message. A read-write mount of an image
+ * needing recovery replays the journal first (recover.c), then processes
+ * the orphans (orphan.c).
  *
  * Also the FUSE init/destroy handlers (capabilities, limits).
  */
@@ -249,16 +253,10 @@ static int lc_claim_image(const struct daemon_opts *opts)
 	return -DAEMON_EXIT_IMAGE;
 }
 
-/*
- * Read the primary superblock ourselves and decide: refuse (return
- * DAEMON_EXIT_REFUSED), or mount (0), possibly read-only (opts->readonly
- * set, message printed).
- */
-static int lc_check_super(struct daemon_opts *opts)
+/* Read the primary superblock ourselves. Return: 0 or an exit status. */
+static int lc_read_super(const struct daemon_opts *opts,
+			 struct ext2_super_block *sb)
 {
-	struct ext2_super_block sb;
-	uint32_t incompat, ro_compat, bad;
-	char names[512];
 	ssize_t n;
 	int fd;
 
@@ -267,19 +265,33 @@ static int lc_check_super(struct daemon_opts *opts)
 		fprintf(stderr, "uext4: %s: %s\n", opts->image, strerror(errno));
 		return DAEMON_EXIT_IMAGE;
 	}
-	n = pread(fd, &sb, sizeof(sb), (off_t)(opts->offset + SUPERBLOCK_OFFSET));
+	n = pread(fd, sb, sizeof(*sb), (off_t)(opts->offset + SUPERBLOCK_OFFSET));
 	close(fd);
-	if (n != (ssize_t)sizeof(sb) ||
-	    ext2fs_le16_to_cpu(sb.s_magic) != EXT2_SUPER_MAGIC) {
+	if (n != (ssize_t)sizeof(*sb) ||
+	    ext2fs_le16_to_cpu(sb->s_magic) != EXT2_SUPER_MAGIC) {
 		fprintf(stderr,
 			"uext4: %s: not an ext2/ext3/ext4 file system (bad superblock magic%s)\n",
 			opts->image, opts->offset ? " at the given offset" : "");
 		return DAEMON_EXIT_REFUSED;
 	}
-	incompat = ext2fs_le32_to_cpu(sb.s_feature_incompat);
-	ro_compat = ext2fs_le32_to_cpu(sb.s_feature_ro_compat);
-	if (ext2fs_le32_to_cpu(sb.s_rev_level) == EXT2_GOOD_OLD_REV)
-		incompat = ro_compat = 0;	/* rev 0 has no feature words */
+	return 0;
+}
+
+/*
+ * Features: refuse (DAEMON_EXIT_REFUSED) or mount (0), possibly
+ * read-only (opts->readonly set, message printed).
+ */
+static int lc_check_features(struct daemon_opts *opts,
+			     const struct ext2_super_block *sb)
+{
+	uint32_t incompat, ro_compat, compat, bad;
+	char names[512];
+
+	compat = ext2fs_le32_to_cpu(sb->s_feature_compat);
+	incompat = ext2fs_le32_to_cpu(sb->s_feature_incompat);
+	ro_compat = ext2fs_le32_to_cpu(sb->s_feature_ro_compat);
+	if (ext2fs_le32_to_cpu(sb->s_rev_level) == EXT2_GOOD_OLD_REV)
+		compat = incompat = ro_compat = 0; /* rev 0: no feature words */
 
 	if (incompat & EXT3_FEATURE_INCOMPAT_JOURNAL_DEV) {
 		fprintf(stderr,
@@ -296,19 +308,10 @@ static int lc_check_super(struct daemon_opts *opts)
 			opts->image, names);
 		return DAEMON_EXIT_REFUSED;
 	}
-	if (incompat & EXT3_FEATURE_INCOMPAT_RECOVER) {
-		if (!opts->readonly) {
-			fprintf(stderr,
-				"uext4: %s: the journal needs recovery (needs_recovery), which uext4 cannot replay yet;\n"
-				"uext4: run e2fsck on it, or mount it read-only with -o ro\n",
-				opts->image);
-			return DAEMON_EXIT_REFUSED;
-		}
-		fprintf(stderr,
-			"uext4: %s: warning: the journal was not replayed; mounting read-only, recent changes may be missing\n",
-			opts->image);
-	}
 	bad = ro_compat & ~LC_RO_COMPAT_RW;
+	/* orphans in the orphan file: processed at mount (orphan.c) */
+	if (compat & EXT4_FEATURE_COMPAT_ORPHAN_FILE)
+		bad &= ~(uint32_t)EXT4_FEATURE_RO_COMPAT_ORPHAN_PRESENT;
 	if ((incompat & EXT4_FEATURE_INCOMPAT_MMP) && !opts->readonly) {
 		fprintf(stderr,
 			"uext4: %s: multiple-mount protection (mmp) is not supported for writing; mounting read-only\n",
@@ -323,20 +326,137 @@ static int lc_check_super(struct daemon_opts *opts)
 			opts->image, names);
 		opts->readonly = true;
 	}
-	if ((int16_t)ext2fs_le16_to_cpu(sb.s_max_mnt_count) > 0 &&
-	    ext2fs_le16_to_cpu(sb.s_mnt_count) >=
-	    ext2fs_le16_to_cpu(sb.s_max_mnt_count))
+	return 0;
+}
+
+/* Is the journal external (a device, or named by UUID)? */
+static bool lc_external_journal(const struct ext2_super_block *sb)
+{
+	static const uint8_t zero[sizeof(sb->s_journal_uuid)];
+
+	return ext2fs_le32_to_cpu(sb->s_journal_inum) == 0 ||
+	       ext2fs_le32_to_cpu(sb->s_journal_dev) != 0 ||
+	       memcmp(sb->s_journal_uuid, zero, sizeof(zero)) != 0;
+}
+
+/*
+ * needs_recovery: replay it (read-write mounts: *@replay set), mount
+ * without it (norecovery, a warning), or refuse. A read-only mount never
+ * writes, so it cannot replay; mounting the stale image silently would
+ * show files as they were before the last transactions. @asked_ro: the
+ * user asked for ro (else read-only was forced by a feature).
+ */
+static int lc_check_recovery(struct daemon_opts *opts,
+			     const struct ext2_super_block *sb, bool asked_ro,
+			     bool *replay)
+{
+	uint32_t incompat = ext2fs_le32_to_cpu(sb->s_feature_incompat);
+
+	*replay = false;
+	if (ext2fs_le32_to_cpu(sb->s_rev_level) == EXT2_GOOD_OLD_REV ||
+	    !(incompat & EXT3_FEATURE_INCOMPAT_RECOVER))
+		return 0;
+	if (opts->norecovery) {
+		fprintf(stderr,
+			"uext4: %s: warning: the journal needs recovery; norecovery: mounting read-only without replaying it, recent changes will be missing\n",
+			opts->image);
+		return 0;
+	}
+	if (opts->readonly && asked_ro) {
+		fprintf(stderr,
+			"uext4: %s: the journal needs recovery; mount read-write to replay it, or add -o norecovery to mount read-only without replaying (recent changes will be missing)\n",
+			opts->image);
+		return DAEMON_EXIT_REFUSED;
+	}
+	if (opts->readonly) {
+		fprintf(stderr,
+			"uext4: %s: the journal needs recovery, but this file system can only be mounted read-only (see above);\n"
+			"uext4: replay it with e2fsck, or add -o norecovery to mount read-only without replaying (recent changes will be missing)\n",
+			opts->image);
+		return DAEMON_EXIT_REFUSED;
+	}
+	if (!(ext2fs_le32_to_cpu(sb->s_feature_compat) &
+	      EXT3_FEATURE_COMPAT_HAS_JOURNAL)) {
+		fprintf(stderr,
+			"uext4: %s: needs_recovery is set but there is no journal; run e2fsck -f\n",
+			opts->image);
+		return DAEMON_EXIT_REFUSED;
+	}
+	if (lc_external_journal(sb)) {
+		fprintf(stderr,
+			"uext4: %s: the journal is on an external device, which uext4 cannot replay;\n"
+			"uext4: replay it with e2fsck (or a kernel mount) first\n",
+			opts->image);
+		return DAEMON_EXIT_REFUSED;
+	}
+	*replay = true;
+	return 0;
+}
+
+/* Warnings about the state the last writer left (mount goes on). */
+static void lc_state_warnings(const struct daemon_opts *opts,
+			      const struct ext2_super_block *sb)
+{
+	if ((int16_t)ext2fs_le16_to_cpu(sb->s_max_mnt_count) > 0 &&
+	    ext2fs_le16_to_cpu(sb->s_mnt_count) >=
+	    ext2fs_le16_to_cpu(sb->s_max_mnt_count))
 		fprintf(stderr,
 			"uext4: %s: warning: maximal mount count reached, running e2fsck is recommended\n",
 			opts->image);
-	if (!(ext2fs_le16_to_cpu(sb.s_state) & EXT2_VALID_FS))
+	if (!(ext2fs_le16_to_cpu(sb->s_state) & EXT2_VALID_FS))
 		fprintf(stderr,
 			"uext4: %s: warning: not cleanly unmounted, running e2fsck is recommended\n",
 			opts->image);
-	else if (ext2fs_le16_to_cpu(sb.s_state) & EXT2_ERROR_FS)
+	else if (ext2fs_le16_to_cpu(sb->s_state) & EXT2_ERROR_FS)
 		fprintf(stderr,
 			"uext4: %s: warning: file system has errors, running e2fsck is recommended\n",
 			opts->image);
+}
+
+/*
+ * Read the primary superblock ourselves and decide: refuse (return
+ * DAEMON_EXIT_REFUSED), or mount (0), possibly read-only (opts->readonly
+ * set, message printed), after a journal replay when *@replay is set.
+ */
+static int lc_check_super(struct daemon_opts *opts, bool *replay)
+{
+	struct ext2_super_block sb;
+	bool asked_ro = opts->readonly;
+	int status;
+
+	*replay = false;
+	status = lc_read_super(opts, &sb);
+	if (!status)
+		status = lc_check_features(opts, &sb);
+	if (!status)
+		status = lc_check_recovery(opts, &sb, asked_ro, replay);
+	if (!status && !*replay)
+		lc_state_warnings(opts, &sb);
+	return status;
+}
+
+/*
+ * After a replay the superblock is the one the journal held: check it
+ * again (its features may differ; forced read-only is still possible).
+ */
+static int lc_check_replayed(struct daemon_opts *opts)
+{
+	struct ext2_super_block sb;
+	int status;
+
+	status = lc_read_super(opts, &sb);
+	if (!status)
+		status = lc_check_features(opts, &sb);
+	if (status)
+		return status;
+	if (ext2fs_le32_to_cpu(sb.s_feature_incompat) &
+	    EXT3_FEATURE_INCOMPAT_RECOVER) {
+		fprintf(stderr,
+			"uext4: %s: needs_recovery still set after the replay\n",
+			opts->image);
+		return DAEMON_EXIT_INTERNAL;
+	}
+	lc_state_warnings(opts, &sb);
 	return 0;
 }
 
@@ -376,6 +496,28 @@ static int lc_open_fs(struct daemon_fs *dfs)
 	return 0;
 }
 
+/*
+ * The superblock's free counts from the group descriptors, as the kernel
+ * computes them at mount (ext4_count_free_clusters(), and the inode
+ * counter): after a crash the superblock's copy is stale (the kernel
+ * only writes it at unmount), the group descriptors are journaled.
+ */
+static void lc_sync_free_counts(ext2_filsys fs)
+{
+	blk64_t free_clusters = 0;
+	uint64_t free_inodes = 0;
+
+	for (dgrp_t g = 0; g < fs->group_desc_count; g++) {
+		free_clusters += ext2fs_bg_free_blocks_count(fs, g);
+		free_inodes += ext2fs_bg_free_inodes_count(fs, g);
+	}
+	if (free_inodes > fs->super->s_inodes_count)
+		return;		/* damaged descriptors: leave it to e2fsck */
+	ext2fs_free_blocks_count_set(fs->super,
+				     EXT2FS_C2B(fs, free_clusters));
+	fs->super->s_free_inodes_count = (uint32_t)free_inodes;
+}
+
 /* Superblock at mount (rw only): in use, one more mount. meta_lock held. */
 static int lc_mark_mounted(struct daemon_fs *dfs, bool *was_valid)
 {
@@ -385,6 +527,7 @@ static int lc_mark_mounted(struct daemon_fs *dfs, bool *was_valid)
 	char *abs = realpath(mnt, NULL);
 	errcode_t err;
 
+	lc_sync_free_counts(dfs->efs.fs);
 	daemon_now(&now);
 	*was_valid = sb->s_state & EXT2_VALID_FS;
 	sb->s_state &= ~EXT2_VALID_FS;
@@ -645,7 +788,7 @@ int daemon_run(struct daemon_opts *opts, int ready_fd)
 		.expire_ms = 5000,
 		.ops = extent_cache_ops(),
 	};
-	bool was_valid = false;
+	bool was_valid = false, replay = false;
 	sigset_t sigs;
 	int status, ret, errors, claim_fd;
 
@@ -656,6 +799,8 @@ int daemon_run(struct daemon_opts *opts, int ready_fd)
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
+	/* error_message() names for EXT2_ET_* codes in mount-time messages */
+	initialize_ext2_error_table();
 	status = lc_resolve_names(opts);
 	if (!status)
 		status = lc_check_image(opts);
@@ -664,7 +809,7 @@ int daemon_run(struct daemon_opts *opts, int ready_fd)
 	claim_fd = lc_claim_image(opts);
 	if (claim_fd < 0)
 		return -claim_fd;
-	status = lc_check_super(opts);
+	status = lc_check_super(opts, &replay);
 	if (status) {
 		close(claim_fd);
 		return status;
@@ -695,6 +840,14 @@ int daemon_run(struct daemon_opts *opts, int ready_fd)
 		status = DAEMON_EXIT_USAGE;
 		goto out_close_bdev;
 	}
+	if (replay) {
+		status = daemon_recover(dfs);
+		if (!status)
+			status = lc_check_replayed(&dfs->opts);
+		if (status)
+			goto out_close_bdev;
+		opts->readonly = dfs->opts.readonly;
+	}
 	status = lc_open_fs(dfs);
 	if (status)
 		goto out_close_bdev;
@@ -719,6 +872,8 @@ int daemon_run(struct daemon_opts *opts, int ready_fd)
 	}
 	if (!opts->readonly) {
 		extent_meta_lock(&dfs->efs);
+		/* as ext4_orphan_cleanup(): failures are reported, not fatal */
+		daemon_orphan_cleanup(dfs);
 		status = lc_mark_mounted(dfs, &was_valid);
 		extent_meta_unlock(&dfs->efs);
 		if (status)

@@ -4,12 +4,13 @@
  *
  *	uext4 [-f] [-d] [-o opt[,opt...]] IMAGE MOUNTPOINT [-o ...]
  *
- * Options follow mount(8) and fuse2fs: our own (ro, rw, fakeroot, offset=,
- * cache_size=, errors=, ...) are decoded into struct daemon_opts; generic
- * mount flags (nosuid, nodev, noatime, ...) are collected for libfuse, and
- * the atime ones also decoded (the daemon updates atime itself); the
- * ones mount(8) keeps for itself (defaults, noauto, user, nofail, x-*) are
- * dropped; anything else is an error naming the option.
+ * Options follow mount(8) and fuse2fs: our own (ro, rw, norecovery,
+ * fakeroot, offset=, cache_size=, errors=, ...) are decoded into struct
+ * daemon_opts; generic mount flags (nosuid, nodev, noatime, ...) are
+ * collected for libfuse, and the atime ones also decoded (the daemon
+ * updates atime itself); the ones mount(8) keeps for itself (defaults,
+ * noauto, user, nofail, x-*) are dropped; anything else is an error
+ * naming the option.
  *
  * This file does no I/O besides printing help, version and error messages.
  */
@@ -107,6 +108,8 @@ static void usage(FILE *out)
 "\n"
 "Options (-o):\n"
 "  ro, rw               read-only / read-write (default rw)\n"
+"  norecovery, noload   do not replay the journal; implies ro (recent\n"
+"                       changes may be missing)\n"
 "  allow_other          let other users access the mount\n"
 "  default_permissions  kernel permission checks (default on)\n"
 "  fakeroot             every caller acts as root, no permission checks\n"
@@ -222,6 +225,12 @@ static int parse_one(struct daemon_opts *opts, const char *opt)
 		}
 		if (KEY("rw")) {
 			opts->readonly = false;
+			return 0;
+		}
+		if (KEY("norecovery") || KEY("noload")) {
+			/* as ext4: do not replay the journal; read-only */
+			opts->norecovery = true;
+			opts->readonly = true;
 			return 0;
 		}
 		if (KEY("allow_other")) {
@@ -396,6 +405,12 @@ int daemon_parse_args(int argc, char **argv, struct daemon_opts *opts)
 	}
 	if (opts->fakeroot)
 		opts->default_permissions = false;
+	if (opts->norecovery && !opts->readonly) {
+		/* ext4 refuses norecovery without ro; we mount read-only */
+		fprintf(stderr,
+			"uext4: norecovery implies read-only; mounting read-only\n");
+		opts->readonly = true;
+	}
 	opts->image = strdup(pos[0]);
 	opts->mountpoint = strdup(pos[1]);
 	opts->subtype = strdup("uext4");

@@ -8,8 +8,11 @@
 #  - a zero-filled file, an XFS image (if mkfs.xfs exists): status 3
 #  - an unknown incompat feature bit poked into the superblock: status 3,
 #    the bit named
-#  - needs_recovery: rw refused (status 3), ro mounts with a warning that
-#    the journal was not replayed, and writes nothing
+#  - needs_recovery: ro refused (status 3) with advice; norecovery/noload
+#    mount read-only with a warning and write nothing; rw replays (here an
+#    empty journal: test-recovery has real ones) and clears the flag; an
+#    external journal, no journal at all, or a file system that must be
+#    mounted read-only (bigalloc): refused, image untouched
 #  - an unknown ro_compat bit, and bigalloc: mounted read-only, said so
 . "$(dirname "$0")/lib.sh"
 require_root
@@ -81,19 +84,54 @@ img=$(make_image 32M -O encrypt)
 refused 3 "encrypt" "$img"
 fsck_clean "$img"
 
-log "needs_recovery"
+log "needs_recovery: ro refused, norecovery mounts ro untouched, rw replays"
 img=$(make_image 32M)
 debugfs -w -R "feature needs_recovery" "$img" >/dev/null 2>&1
 dumpe2fs -h "$img" 2>/dev/null | grep -q needs_recovery || fail "could not set needs_recovery"
-refused 3 "needs recovery" "$img"
+refused 3 "needs recovery; mount read-write to replay it, or add -o norecovery" "$img" -o ro
 sum=$(sha256sum < "$img")
-out=$("$UEXT4" -o ro "$img" "$MNT" 2>&1) || fail "ro mount of needs_recovery failed: $out"
+for o in norecovery noload ro,norecovery norecovery,rw; do
+	out=$("$UEXT4" -o "$o" "$img" "$MNT" 2>&1) || fail "-o $o mount of needs_recovery failed: $out"
+	_MOUNTS+=("$MNT")
+	grep -qi "without replaying" <<<"$out" || fail "-o $o: no warning about the journal: $out"
+	grep " $MNT " /proc/mounts | grep -q '[ ,]ro[ ,]' || fail "-o $o: not ro"
+	[ "$(stat -c %i "$MNT")" = 2 ] || fail "-o $o: root not served"
+	umount_uext4 "$MNT" "$img"
+	[ "$(sha256sum < "$img")" = "$sum" ] || fail "-o $o mount changed the image"
+done
+# read-write: the (empty) journal is replayed, needs_recovery cleared
+out=$("$UEXT4" "$img" "$MNT" 2>&1) || fail "rw mount of needs_recovery failed: $out"
 _MOUNTS+=("$MNT")
-grep -qi "journal was not replayed" <<<"$out" || fail "no warning about the journal: $out"
-grep " $MNT " /proc/mounts | grep -q '[ ,]ro[ ,]' || fail "needs_recovery ro: not ro"
-[ "$(stat -c %i "$MNT")" = 2 ] || fail "needs_recovery ro: root not served"
+mkdir "$MNT/after-replay"
 umount_uext4 "$MNT" "$img"
-[ "$(sha256sum < "$img")" = "$sum" ] || fail "needs_recovery ro mount changed the image"
+dumpe2fs -h "$img" 2>/dev/null | grep -q needs_recovery && fail "needs_recovery still set after a rw mount"
+fsck_clean "$img"
+
+log "needs_recovery with an external journal: refused, untouched"
+img=$(make_image 32M)
+debugfs -w -R "feature needs_recovery" "$img" >/dev/null 2>&1
+debugfs -w -R "ssv journal_inum 0" "$img" >/dev/null 2>&1
+debugfs -w -R "ssv journal_uuid 6f3a3a5e-1d2c-4b7e-9a55-0123456789ab" "$img" >/dev/null 2>&1
+dumpe2fs -h "$img" 2>/dev/null | grep -qi "journal UUID:.*6f3a3a5e" || fail "could not set the journal UUID"
+refused 3 "external device" "$img"
+refused 3 "needs recovery" "$img" -o ro
+# and when the superblock still names the inode but also a journal device
+img=$(make_image 32M)
+debugfs -w -R "feature needs_recovery" "$img" >/dev/null 2>&1
+debugfs -w -R "ssv journal_dev 0x801" "$img" >/dev/null 2>&1
+refused 3 "external device" "$img"
+
+log "needs_recovery without a journal: refused, untouched"
+img=$(make_image 32M -O ^has_journal)
+debugfs -w -R "feature needs_recovery" "$img" >/dev/null 2>&1
+refused 3 "no journal" "$img"
+debugfs -w -R "feature -needs_recovery" "$img" >/dev/null 2>&1
+fsck_clean "$img"
+
+log "needs_recovery on a file system forced read-only: refused"
+img=$(make_image 64M -O bigalloc -C 16384)
+debugfs -w -R "feature needs_recovery" "$img" >/dev/null 2>&1
+refused 3 "can only be mounted read-only" "$img"
 debugfs -w -R "feature -needs_recovery" "$img" >/dev/null 2>&1
 fsck_clean "$img"
 

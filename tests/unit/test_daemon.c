@@ -45,6 +45,7 @@ static void test_parse_defaults(void **state)
 	assert_int_equal(o.cache_size, 512u << 20);
 	assert_int_equal(o.offset, 0);
 	assert_int_equal(o.errors, 0);
+	assert_false(o.norecovery);
 	assert_null(o.fuse_opts);
 	assert_string_equal(o.subtype, "uext4");
 	daemon_opts_free(&o);
@@ -108,6 +109,35 @@ static void test_parse_rw_after_ro(void **state)
 	(void)state;
 	assert_int_equal(parse(&o, 7, argv), 0);
 	assert_false(o.readonly);
+	daemon_opts_free(&o);
+}
+
+static void test_parse_norecovery(void **state)
+{
+	const char *argv[] = { "uext4", "-o", "norecovery", "img", "mnt" };
+	const char *argv2[] = { "uext4", "-o", "noload", "img", "mnt" };
+	/* rw after it: ext4 would refuse; we stay read-only (a message) */
+	const char *argv3[] = { "uext4", "-o", "norecovery,rw", "img", "mnt" };
+	const char *argv4[] = { "uext4", "-o", "ro", "img", "mnt" };
+	struct daemon_opts o;
+
+	(void)state;
+	assert_int_equal(parse(&o, 5, argv), 0);
+	assert_true(o.norecovery);
+	assert_true(o.readonly);
+	daemon_opts_free(&o);
+	assert_int_equal(parse(&o, 5, argv2), 0);
+	assert_true(o.norecovery);
+	assert_true(o.readonly);
+	daemon_opts_free(&o);
+	assert_int_equal(parse(&o, 5, argv3), 0);
+	assert_true(o.norecovery);
+	assert_true(o.readonly);
+	daemon_opts_free(&o);
+	assert_int_equal(parse(&o, 5, argv4), 0);
+	assert_false(o.norecovery);
+	assert_true(o.readonly);
+	assert_null(o.fuse_opts);	/* ours, not passed to libfuse */
 	daemon_opts_free(&o);
 }
 
@@ -1049,6 +1079,7 @@ int main(void)
 		cmocka_unit_test(test_parse_fakeroot),
 		cmocka_unit_test(test_parse_mount_helper),
 		cmocka_unit_test(test_parse_rw_after_ro),
+		cmocka_unit_test(test_parse_norecovery),
 		cmocka_unit_test(test_parse_debug_is_foreground),
 		cmocka_unit_test(test_parse_cache_options),
 		cmocka_unit_test(test_parse_errors),
