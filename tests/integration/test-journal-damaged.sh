@@ -1,0 +1,465 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# test-journal-damaged: damaged journals. uext4 replays what e2fsck
+# replays or refuses clearly; never a crash, a hang or a sanitizer report.
+#
+# 1. The e2fsprogs j_corrupt_* images (bad commit/descriptor/revoke/data
+#    block checksums, wrong tids, a revoke r_count overflowing its block, a
+#    bad journal superblock checksum or magic).
+# 2. A journal written by the kernel (a workload on a loop mount, then
+#    EXT4_IOC_SHUTDOWN with logflush), with one random bit flipped or one
+#    byte overwritten inside the used part of the log, for a seeded series
+#    of trials; on a file system with journal checksums v3 (metadata_csum)
+#    and on one without journal checksums.
+#
+# For each image: copy A gets `e2fsck -y -E journal_only` (the replay
+# alone), copy B a read-write uext4 mount. Accepted: exit 0 (mounted, then
+# unmounted) or exit 3 (refused, with a message). Anything else fails: a
+# signal, a hang, exit 5 without an I/O error, another status, a sanitizer
+# report. When uext4 wrote the image, B must equal A block for block except
+# for the superblock fields a mount legitimately changes (see
+# test-journal-debugfs.sh); a refused, untouched image is fine. A read-only
+# mount must be refused (exit 3) while the image needs recovery, or mount
+# when it does not, and never write the image.
+#
+#   UEXT4_JOURNAL_SEED=N     seed of the bit-flip trials (printed)
+#   UEXT4_JOURNAL_TRIALS=N   number of trials (default 40, 24 under ASan)
+. "$(dirname "$0")/lib.sh"
+require_root
+require_cmd debugfs dumpe2fs e2fsck mke2fs cmp gzip od timeout
+: "${UEXT4_TEST_SHUTDOWN:=${UEXT4_BUILD:-}/tests/integration/uext4-test-shutdown}"
+
+CORPUS=$UEXT4_SHARED/corpus/e2fsprogs-images
+SAN_RE='ERROR: AddressSanitizer|runtime error:|LeakSanitizer|ERROR: ThreadSanitizer'
+if [ "${UEXT4_SANITIZER_BUILD:-0}" = 1 ]; then
+	TRIALS=${UEXT4_JOURNAL_TRIALS:-24}
+else
+	TRIALS=${UEXT4_JOURNAL_TRIALS:-40}
+fi
+SEED=${UEXT4_JOURNAL_SEED:-$(( ($(date +%s) ^ $$) % 1000000 ))}
+
+# Superblock fields that may differ between e2fsck's replay and uext4's
+# replay + mount + unmount (SB_ALLOWED), or uext4's replay and refusal
+# (SB_ALLOWED_REFUSED). s_state may differ only in its VALID bit.
+SB_ALLOWED=" s_mtime s_mtime_hi s_wtime s_wtime_hi s_mnt_count s_last_mounted s_state s_kbytes_written s_checksum "
+SB_ALLOWED_REFUSED=" s_wtime s_wtime_hi s_state s_kbytes_written s_checksum "
+
+# Start offset and name of every struct ext4_super_block field.
+SB_FIELDS='0 s_inodes_count 4 s_blocks_count_lo 8 s_r_blocks_count_lo
+12 s_free_blocks_count_lo 16 s_free_inodes_count 20 s_first_data_block
+24 s_log_block_size 28 s_log_cluster_size 32 s_blocks_per_group
+36 s_clusters_per_group 40 s_inodes_per_group 44 s_mtime 48 s_wtime
+52 s_mnt_count 54 s_max_mnt_count 56 s_magic 58 s_state 60 s_errors
+62 s_minor_rev_level 64 s_lastcheck 68 s_checkinterval 72 s_creator_os
+76 s_rev_level 80 s_def_resuid 82 s_def_resgid 84 s_first_ino
+88 s_inode_size 90 s_block_group_nr 92 s_feature_compat
+96 s_feature_incompat 100 s_feature_ro_compat 104 s_uuid 120 s_volume_name
+136 s_last_mounted 200 s_algorithm_usage_bitmap 204 s_prealloc_blocks
+205 s_prealloc_dir_blocks 206 s_reserved_gdt_blocks 208 s_journal_uuid
+224 s_journal_inum 228 s_journal_dev 232 s_last_orphan 236 s_hash_seed
+252 s_def_hash_version 253 s_jnl_backup_type 254 s_desc_size
+256 s_default_mount_opts 260 s_first_meta_bg 264 s_mkfs_time
+268 s_jnl_blocks 336 s_blocks_count_hi 340 s_r_blocks_count_hi
+344 s_free_blocks_count_hi 348 s_min_extra_isize 350 s_want_extra_isize
+352 s_flags 356 s_raid_stride 358 s_mmp_update_interval 360 s_mmp_block
+368 s_raid_stripe_width 372 s_log_groups_per_flex 373 s_checksum_type
+374 s_encryption_level 375 s_reserved_pad 376 s_kbytes_written
+384 s_snapshot_inum 388 s_snapshot_id 392 s_snapshot_r_blocks_count
+400 s_snapshot_list 404 s_error_count 408 s_first_error_time
+412 s_first_error_ino 416 s_first_error_block 424 s_first_error_func
+456 s_first_error_line 460 s_last_error_time 464 s_last_error_ino
+468 s_last_error_line 472 s_last_error_block 480 s_last_error_func
+512 s_mount_opts 576 s_usr_quota_inum 580 s_grp_quota_inum
+584 s_overhead_clusters 588 s_backup_bgs 596 s_encrypt_algos
+600 s_encrypt_pw_salt 616 s_lpf_ino 620 s_prj_quota_inum
+624 s_checksum_seed 628 s_wtime_hi 629 s_mtime_hi 630 s_mkfs_time_hi
+631 s_lastcheck_hi 632 s_first_error_time_hi 633 s_last_error_time_hi
+634 s_first_error_errcode 635 s_last_error_errcode 636 s_encoding
+638 s_encoding_flags 640 s_orphan_file_inum 644 s_reserved 1020 s_checksum'
+
+# ---- helpers --------------------------------------------------------------
+
+is_mounted() {
+	awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/self/mounts
+}
+
+# status_text RC - "exit N", "signal NAME" or "hang".
+status_text() {
+	if [ "$1" = hang ]; then
+		echo "hang"
+	elif [ "$1" -gt 128 ]; then
+		echo "signal $(kill -l $(($1 - 128)) 2>/dev/null || echo $(($1 - 128)))"
+	else
+		echo "exit $1"
+	fi
+}
+
+# run_uext4 IMG MNT LOG [uext4 options...] - run the daemon in the
+# foreground (its whole stderr, sanitizer reports included, goes to LOG),
+# unmount as soon as it has mounted, and wait for it to exit. Sets RC (exit
+# status, 128+signal, or "hang") and MOUNTED (1 when it mounted).
+run_uext4() {
+	local img=$1 mnt=$2 log=$3 pid i
+	shift 3
+	mkdir -p "$mnt"
+	_MOUNTS+=("$mnt")
+	MOUNTED=0
+	RC=0
+	"$UEXT4" -f "$@" "$img" "$mnt" 2>"$log" &
+	pid=$!
+	for ((i = 0; i < 1200; i++)); do
+		is_mounted "$mnt" && { MOUNTED=1; break; }
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	is_mounted "$mnt" && MOUNTED=1
+	if [ "$MOUNTED" = 1 ]; then
+		timeout 60 umount "$mnt" || { fuse_abort "$mnt"; umount -l "$mnt" || true; }
+	fi
+	for ((i = 0; i < 2400; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+		RC=hang
+		return 0
+	fi
+	wait "$pid" || RC=$?
+}
+
+# sanitizer_clean LOG - no sanitizer report in LOG.
+sanitizer_clean() {
+	if grep -qE "$SAN_RE" "$1"; then
+		sed -n '1,60p' "$1" >&2
+		return 1
+	fi
+}
+
+# sb_copies IMG - byte offsets of the superblock and of its backups.
+sb_copies() {
+	local bs
+	bs=$(dumpe2fs -h "$1" 2>/dev/null | awk -F: '/^Block size/ { print $2 + 0 }')
+	echo 1024
+	[ -n "$bs" ] || return 0
+	dumpe2fs "$1" 2>/dev/null | grep -o 'Backup superblock at [0-9]*' |
+		awk -v bs="$bs" '{ print $4 * bs }'
+}
+
+# compare_images REF IMG ALLOWED - IMG equals REF block for block, except
+# for the superblock fields listed in ALLOWED (in any superblock copy).
+# Prints the differing blocks and fields; returns 1 on a difference not
+# allowed.
+compare_images() {
+	local ref=$1 img=$2 allowed=$3 bs nblocks fsbytes rsize isize jsb copies out rc=0
+	bs=$(dumpe2fs -h "$ref" 2>/dev/null | awk -F: '/^Block size/ { print $2 + 0 }')
+	bs=${bs:-1024}
+	nblocks=$(dumpe2fs -h "$ref" 2>/dev/null | awk -F: '/^Block count/ { print $2 + 0 }')
+	rsize=$(stat -c %s "$ref")
+	isize=$(stat -c %s "$img")
+	fsbytes=$((${nblocks:-0} * bs))
+	[ "$fsbytes" -gt 0 ] || fsbytes=$rsize
+	# e2fsck replays a journal block tagged past the end of the file
+	# system into the image file, growing it; that is not part of the
+	# file system. uext4 must not write there.
+	if [ "$rsize" -gt "$fsbytes" ] && [ "$rsize" -gt "$isize" ]; then
+		echo "  note: e2fsck wrote past the end of the file system (image grew to $rsize bytes, file system $fsbytes): not compared"
+	fi
+	if [ "$isize" -gt "$rsize" ] && [ "$isize" -gt "$fsbytes" ]; then
+		echo "  uext4 wrote past the end of the file system: image grew from $rsize to $isize bytes"
+		rc=1
+	fi
+	jsb=$(debugfs -R 'bmap <8> 0' "$ref" 2>/dev/null | tr -dc 0-9)
+	copies=$(sb_copies "$ref" | tr '\n' ' ')
+	out=$({ cmp -l -n "$fsbytes" "$ref" "$img" 2>&1 || true; } | awk -v bs="$bs" -v jsb="${jsb:--1}" \
+		-v copies="$copies" -v fields="$SB_FIELDS" -v allowed="$allowed" '
+		function oct(s,   i, v) {
+			v = 0
+			for (i = 1; i <= length(s); i++)
+				v = v * 8 + substr(s, i, 1)
+			return v
+		}
+		BEGIN {
+			nc = split(copies, c, " ")
+			nf = split(fields, f, /[ \n]+/)
+			for (i = 1; i + 1 <= nf; i += 2) {
+				fo[++n] = f[i] + 0
+				fname[n] = f[i + 1]
+			}
+		}
+		/^cmp:/ { print "  " $0; bad = 1; next }
+		{
+			off = $1 - 1
+			for (i = 1; i <= nc; i++)
+				if (off >= c[i] && off < c[i] + 1024)
+					break
+			if (i > nc) {
+				b = int(off / bs)
+				if (!(b in nb))
+					order[++nblk] = b
+				nb[b]++
+				next
+			}
+			rel = off - c[i]
+			for (j = n; j > 1 && fo[j] > rel; j--)
+				;
+			name = fname[j]
+			ok = index(allowed, " " name " ") > 0
+			if (name == "s_state" && (rel != 58 ||
+			    int(oct($2) / 2) != int(oct($3) / 2)))
+				ok = 0
+			key = name (ok ? "" : "(NOT ALLOWED)")
+			if (!(key in seen)) {
+				seen[key] = 1
+				keys = keys " " key
+				if (!ok)
+					bad = 1
+			}
+		}
+		END {
+			if (keys != "")
+				print "  superblock fields differing:" keys
+			for (k = 1; k <= nblk && k <= 20; k++) {
+				b = order[k]
+				printf "  block %d differs (%d bytes)%s\n", b, nb[b],
+					b == jsb ? " [journal superblock]" : ""
+			}
+			if (nblk > 20)
+				printf "  ... %d blocks differ in all\n", nblk
+			if (nblk > 0)
+				bad = 1
+			exit bad
+		}') || rc=$?
+	[ -z "$out" ] || echo "$out"
+	if [ "${SHOW_DUMPE2FS:-1}" = 1 ] && [ "$rc" != 0 ] && echo "$out" | grep -q 'NOT ALLOWED'; then
+		echo "  dumpe2fs -h, e2fsck (<) vs uext4 (>):"
+		diff <(dumpe2fs -h "$ref" 2>&1) <(dumpe2fs -h "$img" 2>&1) | sed 's/^/    /' || true
+	fi
+	return "$rc"
+}
+
+needs_recovery() {
+	dumpe2fs -h "$1" 2>/dev/null | grep -q '^Filesystem features:.*needs_recovery'
+}
+
+nfail=0
+failures=()
+
+# check_damaged NAME ORIG [CONTEXT] - copies A (e2fsck replay), B (uext4
+# read-write) and R (uext4 read-only) of ORIG; the acceptance rules above.
+# CONTEXT is printed with a failure (the trial, offset and bit).
+check_damaged() {
+	local name=$1 orig=$2 ctx=${3:-} dir=$WORK/$1 why=() rcA=0 rcB mB res
+	mkdir -p "$dir"
+	cp --sparse=always "$orig" "$dir/A"
+	cp --sparse=always "$orig" "$dir/B"
+	e2fsck -y -E journal_only "$dir/A" >"$dir/A.log" 2>&1 || rcA=$?
+
+	run_uext4 "$dir/B" "$dir/mnt" "$dir/B.log"
+	rcB=$RC mB=$MOUNTED
+	sanitizer_clean "$dir/B.log" || why+=("sanitizer report (rw mount)")
+	case $rcB in
+	0) [ "$mB" = 1 ] || why+=("exit 0 but never mounted") ;;
+	3) [ -s "$dir/B.log" ] || why+=("refused without a message") ;;
+	5) grep -qiE 'I/O error|Input/output error' "$dir/B.log" ||
+		why+=("exit 5 without an I/O error: $(head -c 300 "$dir/B.log")") ;;
+	*) why+=("rw mount: $(status_text "$rcB"): $(head -c 300 "$dir/B.log")") ;;
+	esac
+
+	if [ "$rcB" = 0 ] && [ "$mB" = 1 ]; then
+		res="mounted"
+		cp --sparse=always "$dir/A" "$dir/A2"
+		run_uext4 "$dir/A2" "$dir/mnt" "$dir/A2.log"
+		sanitizer_clean "$dir/A2.log" || why+=("sanitizer report (mount of A)")
+		if [ "$RC" = 0 ] && [ "$MOUNTED" = 1 ]; then
+			compare_images "$dir/A2" "$dir/B" "$SB_ALLOWED" >"$dir/cmp.txt" || why+=("replay differs from e2fsck's")
+		else
+			compare_images "$dir/A" "$dir/B" "$SB_ALLOWED" >"$dir/cmp.txt" || why+=("replay differs from e2fsck's")
+		fi
+	elif cmp -s "$orig" "$dir/B"; then
+		res="refused, image untouched"
+		: >"$dir/cmp.txt"
+	else
+		res="refused after replaying"
+		compare_images "$dir/A" "$dir/B" "$SB_ALLOWED_REFUSED" >"$dir/cmp.txt" ||
+			why+=("replay before refusing differs from e2fsck's")
+	fi
+
+	cp --sparse=always "$orig" "$dir/R"
+	run_uext4 "$dir/R" "$dir/mnt" "$dir/R.log" -o ro
+	sanitizer_clean "$dir/R.log" || why+=("sanitizer report (ro mount)")
+	if needs_recovery "$orig"; then
+		[ "$RC" = 3 ] || why+=("ro mount of an image needing recovery: $(status_text "$RC"), wanted exit 3")
+	else
+		[ "$RC" = 0 ] || [ "$RC" = 3 ] || why+=("ro mount: $(status_text "$RC")")
+	fi
+	cmp -s "$orig" "$dir/R" || why+=("ro mount changed the image")
+
+	if [ ${#why[@]} -eq 0 ]; then
+		NPASS_LINE="$name: e2fsck exit $rcA, uext4 $(status_text "$rcB") ($res)"
+		rm -rf "$dir"
+		return 0
+	fi
+	log "FAIL $name${ctx:+ ($ctx)}: $(IFS=';'; echo "${why[*]}")"
+	sed 's/^/    /' "$dir/cmp.txt"
+	echo "    e2fsck: $(grep -v '^e2fsck 1' "$dir/A.log" | head -n 5 | tr '\n' ' ')"
+	echo "    uext4:  $(head -n 5 "$dir/B.log" | tr '\n' ' ')"
+	nfail=$((nfail + 1))
+	failures+=("$name")
+	[ -n "${KEEP_WORK:-}" ] || rm -rf "$dir"
+	return 1
+}
+
+# ---- 1. e2fsprogs j_corrupt_* images -----------------------------------------
+
+if [ -d "$CORPUS" ]; then
+	log "e2fsprogs damaged-journal images"
+	n=0
+	for src in "$CORPUS"/j_corrupt_*.img.gz; do
+		[ -f "$src" ] || continue
+		name=$(basename "$src" .img.gz)
+		gzip -dc "$src" > "$WORK/$name.img"
+		if check_damaged "$name" "$WORK/$name.img"; then
+			log "PASS $NPASS_LINE"
+		fi
+		rm -f "$WORK/$name.img"
+		n=$((n + 1))
+	done
+	[ "$n" -gt 0 ] || log "SKIP: no j_corrupt_* image in $CORPUS"
+else
+	log "SKIP e2fsprogs images: no corpus at $CORPUS"
+fi
+
+# ---- 2. bit flips in a kernel-written journal -------------------------------
+
+# pattern TAG BYTES - reproducible file contents.
+pattern() {
+	awk -v tag="$1" -v n="$2" 'BEGIN {
+		for (i = 0; i * 32 < n; i++)
+			printf "%-31.31s\n", tag " " i " " (i * 2654435761) % 4294967296
+	}' | head -c "$2"
+}
+
+# kernel_journal IMG KIND - a kernel ext4 image whose log holds committed
+# transactions and needs recovery. KIND csum3: metadata_csum (journal
+# checksums v3), a metadata workload. KIND wrap-nocsum / wrap-csum3:
+# data=journal on a 1024-block journal, so the log wraps around its end.
+# No file is left open-unlinked (orphan processing is a mount's job, not
+# the replay's).
+kernel_journal() {
+	local img=$1 kind=$2 mnt=$WORK/kmnt i mkfs=() mo=
+	case $kind in
+	csum3) mkfs=(-O metadata_csum,64bit) ;;
+	wrap-nocsum) mkfs=(-O ^metadata_csum,^64bit -J size=4); mo=data=journal ;;
+	wrap-csum3) mkfs=(-O metadata_csum,64bit -J size=4); mo=data=journal ;;
+	esac
+	truncate -s 64M "$img"
+	E2FSPROGS_FAKE_TIME=1700000000 mke2fs -q -F -t ext4 -b 4096 "${mkfs[@]}" \
+		-U 6b1b6e4c-2f1a-4c1e-9d3e-0a5b7c9e1f20 -E hash_seed=0b7e1c2d-3f4a-4b5c-8d6e-7f8091a2b3c4 \
+		"$img" >/dev/null
+	kernel_mount "$img" "$mnt" "$mo"
+	mkdir "$mnt/d" "$mnt/e"
+	if [ -n "$mo" ]; then
+		for i in 1 2 3 4 5 6; do
+			pattern "f$i" 655360 > "$mnt/f$i"
+			sync
+		done
+	fi
+	for i in $(seq 1 40); do
+		echo "file $i" > "$mnt/d/f$i"
+	done
+	dd if=/dev/zero of="$mnt/big" bs=4k count=64 status=none
+	sync
+	for i in $(seq 41 80); do
+		echo "file $i" > "$mnt/e/f$i"
+	done
+	setfattr -n user.k -v value "$mnt/d/f3" 2>/dev/null || true
+	mv "$mnt/d/f1" "$mnt/e/moved"
+	rm "$mnt/d/f2" "$mnt/e/f50"
+	ln -s target "$mnt/e/link"
+	mkdir -p "$mnt/e/x/y/z"
+	[ -z "$mo" ] || pattern g 262144 > "$mnt/g"
+	"$UEXT4_TEST_SHUTDOWN" "$mnt" logflush
+	umount "$mnt"
+	needs_recovery "$img" || fail "kernel left $img without needs_recovery (shutdown helper failed?)"
+}
+
+# log_info IMG - "START END MAXLEN": the log runs from journal block START
+# to the last block logdump recognizes, END (wrapping from MAXLEN-1 to 1).
+# The header blocks (descriptor, revoke, commit) go to IMG.hdr.
+log_info() {
+	local start end maxlen
+	start=$(dumpe2fs -h "$1" 2>/dev/null | awk -F: '/^Journal start/ { print $2 + 0 }')
+	maxlen=$(dumpe2fs -h "$1" 2>/dev/null | awk -F: '/^Total journal blocks/ { print $2 + 0 }')
+	debugfs -R logdump "$1" 2>/dev/null |
+		awk '/^Found expected sequence/ { print $NF }' > "$1.hdr"
+	end=$(tail -n1 "$1.hdr")
+	echo "$start ${end:-0} $maxlen"
+}
+
+if [ ! -x "$UEXT4_TEST_SHUTDOWN" ]; then
+	[ "$nfail" = 0 ] || fail "$nfail case(s) failed: ${failures[*]}"
+	skip "bit flips need the shutdown helper (run through meson test)"
+fi
+
+KINDS=(csum3 wrap-nocsum wrap-csum3)
+declare -A INFO
+log "kernel-written journals, intact"
+for kind in "${KINDS[@]}"; do
+	kernel_journal "$WORK/base-$kind.img" "$kind"
+	INFO[$kind]=$(log_info "$WORK/base-$kind.img")
+	read -r s e m <<<"${INFO[$kind]}"
+	[ "$s" -gt 0 ] && [ "$e" -gt 0 ] || fail "no log in the kernel-written journal ($kind: start $s, end $e)"
+	log "  $kind: log from journal block $s to $e (of $m)$([ "$e" -lt "$s" ] && echo ", wrapped")"
+	if check_damaged "kernel-$kind" "$WORK/base-$kind.img"; then
+		log "PASS $NPASS_LINE"
+	fi
+done
+
+log "bit flips in kernel-written journals: seed $SEED, $TRIALS trials (UEXT4_JOURNAL_SEED=$SEED to repeat)"
+RANDOM=$SEED
+npass=0
+bs=4096
+for ((t = 1; t <= TRIALS; t++)); do
+	kind=${KINDS[$((t % ${#KINDS[@]}))]}
+	base=$WORK/base-$kind.img
+	read -r s e m <<<"${INFO[$kind]}"
+	if ((RANDOM % 2)); then
+		# a header block (descriptor, revoke, commit): its first 256
+		# bytes hold the header, the first tags, the checksums
+		n=$(wc -l < "$base.hdr")
+		r=$(((RANDOM << 15 | RANDOM) % n + 1))
+		jblk=$(sed -n "${r}p" "$base.hdr")
+		byte=$(((RANDOM << 15 | RANDOM) % 256))
+	else
+		len=$(((e - s + m - 1) % (m - 1) + 1))
+		jblk=$((1 + (s - 1 + (RANDOM << 15 | RANDOM) % len) % (m - 1)))
+		byte=$(((RANDOM << 15 | RANDOM) % bs))
+	fi
+	pblk=$(debugfs -R "bmap <8> $jblk" "$base" 2>/dev/null | tr -dc 0-9)
+	off=$((pblk * bs + byte))
+	old=$(od -An -tu1 -j "$off" -N1 "$base" | tr -dc 0-9)
+	if ((RANDOM % 2)); then
+		bit=$((RANDOM % 8))
+		new=$((old ^ (1 << bit)))
+		what="bit $bit ($old -> $new)"
+	else
+		new=$(((old + 1 + RANDOM % 255) % 256))
+		what="byte $old -> $new"
+	fi
+	img=$WORK/trial.img
+	cp --sparse=always "$base" "$img"
+	printf "\\$(printf %03o "$new")" | dd of="$img" bs=1 seek="$off" conv=notrunc status=none
+	ctx="trial $t, seed $SEED, $kind, journal block $jblk byte $byte, image offset $off, $what"
+	if check_damaged "trial-$t" "$img" "$ctx"; then
+		npass=$((npass + 1))
+		echo "  trial $t ($kind, journal block $jblk byte $byte, $what): ${NPASS_LINE#*: }"
+	fi
+done
+log "bit flips: $npass of $TRIALS trials passed"
+
+if [ "$nfail" -gt 0 ]; then
+	fail "$nfail case(s) failed: ${failures[*]} (seed $SEED)"
+fi
+log "all cases passed"

@@ -1,0 +1,664 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# test-journal-debugfs: journals written by `debugfs -w` (jo / jw / jc / jr,
+# the way e2fsprogs' tests/j_* cases build them) are replayed by a
+# read-write uext4 mount exactly as e2fsck replays them.
+#
+# Each case builds an image whose journal needs recovery: 32- and 64-bit,
+# no checksum, checksum v1 (compat), v2 and v3, revokes in the same and in a
+# later transaction, a long transaction (several descriptor and revoke
+# blocks), several transactions, an uncommitted last transaction, escaped
+# blocks, 1 KiB blocks, a journal already recovered once by `jr`. The
+# transactions write free blocks (the file system stays consistent) except
+# in the case copied from j_short_trans, which zeroes the bitmaps.
+#
+# Copies of the image:
+#   A  e2fsck -y -E journal_only   replay only: the oracle (no -f: with
+#                                  it e2fsck runs the full check as well)
+#   C  e2fsck -fy                  replay and full check: must succeed
+#   B  uext4 read-write mount + unmount
+#   A2 A, then a uext4 read-write mount + unmount (nothing to replay)
+#   R  uext4 -o ro: refused (exit 3), image untouched
+#   N  uext4 -o norecovery: mounted read-only, image untouched
+# B must equal A2 block for block, except for the superblock (primary and
+# backups) fields that differ between two mounts (SB_ALLOWED below); the
+# journal superblock gets no allowance. B against A is printed as well
+# (see check_replay). When e2fsck reports the journal damaged, uext4 must
+# replay the same blocks and refuse with exit 3 (B against A). Afterwards
+# e2fsck -fn gives the same verdict on A and B.
+#
+# An external journal (e2fsprogs j_ext_long_trans) and the e2fsprogs image
+# j_recover_fast_commit (fast commits to replay) are not supported: both
+# mounts are refused with exit 3 and nothing is written. The e2fsprogs
+# images j_recover_csum{2_32bit,2_64bit,3_64bit} get the A/B comparison.
+#
+#   UEXT4_JOURNAL_CASES=RE   only the cases whose name matches RE
+. "$(dirname "$0")/lib.sh"
+require_root
+require_cmd debugfs dumpe2fs e2fsck mke2fs cmp bzip2 gzip timeout
+
+CORPUS=$UEXT4_SHARED/corpus/e2fsprogs-images
+MATCH=${UEXT4_JOURNAL_CASES:-.}
+SAN_RE='ERROR: AddressSanitizer|runtime error:|LeakSanitizer|ERROR: ThreadSanitizer'
+
+# Superblock fields that may differ between e2fsck's replay and uext4's
+# replay + mount + unmount (SB_ALLOWED), or uext4's replay and refusal
+# (SB_ALLOWED_REFUSED). s_state may differ only in its VALID bit.
+SB_ALLOWED=" s_mtime s_mtime_hi s_wtime s_wtime_hi s_mnt_count s_last_mounted s_state s_kbytes_written s_checksum "
+SB_ALLOWED_REFUSED=" s_wtime s_wtime_hi s_state s_kbytes_written s_checksum "
+
+# Start offset and name of every struct ext4_super_block field.
+SB_FIELDS='0 s_inodes_count 4 s_blocks_count_lo 8 s_r_blocks_count_lo
+12 s_free_blocks_count_lo 16 s_free_inodes_count 20 s_first_data_block
+24 s_log_block_size 28 s_log_cluster_size 32 s_blocks_per_group
+36 s_clusters_per_group 40 s_inodes_per_group 44 s_mtime 48 s_wtime
+52 s_mnt_count 54 s_max_mnt_count 56 s_magic 58 s_state 60 s_errors
+62 s_minor_rev_level 64 s_lastcheck 68 s_checkinterval 72 s_creator_os
+76 s_rev_level 80 s_def_resuid 82 s_def_resgid 84 s_first_ino
+88 s_inode_size 90 s_block_group_nr 92 s_feature_compat
+96 s_feature_incompat 100 s_feature_ro_compat 104 s_uuid 120 s_volume_name
+136 s_last_mounted 200 s_algorithm_usage_bitmap 204 s_prealloc_blocks
+205 s_prealloc_dir_blocks 206 s_reserved_gdt_blocks 208 s_journal_uuid
+224 s_journal_inum 228 s_journal_dev 232 s_last_orphan 236 s_hash_seed
+252 s_def_hash_version 253 s_jnl_backup_type 254 s_desc_size
+256 s_default_mount_opts 260 s_first_meta_bg 264 s_mkfs_time
+268 s_jnl_blocks 336 s_blocks_count_hi 340 s_r_blocks_count_hi
+344 s_free_blocks_count_hi 348 s_min_extra_isize 350 s_want_extra_isize
+352 s_flags 356 s_raid_stride 358 s_mmp_update_interval 360 s_mmp_block
+368 s_raid_stripe_width 372 s_log_groups_per_flex 373 s_checksum_type
+374 s_encryption_level 375 s_reserved_pad 376 s_kbytes_written
+384 s_snapshot_inum 388 s_snapshot_id 392 s_snapshot_r_blocks_count
+400 s_snapshot_list 404 s_error_count 408 s_first_error_time
+412 s_first_error_ino 416 s_first_error_block 424 s_first_error_func
+456 s_first_error_line 460 s_last_error_time 464 s_last_error_ino
+468 s_last_error_line 472 s_last_error_block 480 s_last_error_func
+512 s_mount_opts 576 s_usr_quota_inum 580 s_grp_quota_inum
+584 s_overhead_clusters 588 s_backup_bgs 596 s_encrypt_algos
+600 s_encrypt_pw_salt 616 s_lpf_ino 620 s_prj_quota_inum
+624 s_checksum_seed 628 s_wtime_hi 629 s_mtime_hi 630 s_mkfs_time_hi
+631 s_lastcheck_hi 632 s_first_error_time_hi 633 s_last_error_time_hi
+634 s_first_error_errcode 635 s_last_error_errcode 636 s_encoding
+638 s_encoding_flags 640 s_orphan_file_inum 644 s_reserved 1020 s_checksum'
+
+# ---- helpers --------------------------------------------------------------
+
+is_mounted() {
+	awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/self/mounts
+}
+
+# status_text RC - "exit N", "signal NAME" or "hang".
+status_text() {
+	if [ "$1" = hang ]; then
+		echo "hang"
+	elif [ "$1" -gt 128 ]; then
+		echo "signal $(kill -l $(($1 - 128)) 2>/dev/null || echo $(($1 - 128)))"
+	else
+		echo "exit $1"
+	fi
+}
+
+# run_uext4 IMG MNT LOG [uext4 options...] - run the daemon in the
+# foreground (its whole stderr, sanitizer reports included, goes to LOG),
+# unmount as soon as it has mounted, and wait for it to exit. Sets RC (exit
+# status, 128+signal, or "hang") and MOUNTED (1 when it mounted).
+run_uext4() {
+	local img=$1 mnt=$2 log=$3 pid i
+	shift 3
+	mkdir -p "$mnt"
+	_MOUNTS+=("$mnt")
+	MOUNTED=0
+	RC=0
+	"$UEXT4" -f "$@" "$img" "$mnt" 2>"$log" &
+	pid=$!
+	for ((i = 0; i < 1200; i++)); do
+		is_mounted "$mnt" && { MOUNTED=1; break; }
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	is_mounted "$mnt" && MOUNTED=1
+	if [ "$MOUNTED" = 1 ]; then
+		timeout 60 umount "$mnt" || { fuse_abort "$mnt"; umount -l "$mnt" || true; }
+	fi
+	for ((i = 0; i < 2400; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+		RC=hang
+		return 0
+	fi
+	wait "$pid" || RC=$?
+}
+
+# sanitizer_clean LOG - no sanitizer report in LOG.
+sanitizer_clean() {
+	if grep -qE "$SAN_RE" "$1"; then
+		sed -n '1,60p' "$1" >&2
+		return 1
+	fi
+}
+
+# sb_copies IMG - byte offsets of the superblock and of its backups.
+sb_copies() {
+	local bs
+	bs=$(dumpe2fs -h "$1" 2>/dev/null | awk -F: '/^Block size/ { print $2 + 0 }')
+	echo 1024
+	[ -n "$bs" ] || return 0
+	dumpe2fs "$1" 2>/dev/null | grep -o 'Backup superblock at [0-9]*' |
+		awk -v bs="$bs" '{ print $4 * bs }'
+}
+
+# compare_images REF IMG ALLOWED - IMG equals REF block for block, except
+# for the superblock fields listed in ALLOWED (in any superblock copy).
+# Prints the differing blocks and fields; returns 1 on a difference not
+# allowed.
+compare_images() {
+	local ref=$1 img=$2 allowed=$3 bs nblocks fsbytes rsize isize jsb copies out rc=0
+	bs=$(dumpe2fs -h "$ref" 2>/dev/null | awk -F: '/^Block size/ { print $2 + 0 }')
+	bs=${bs:-1024}
+	nblocks=$(dumpe2fs -h "$ref" 2>/dev/null | awk -F: '/^Block count/ { print $2 + 0 }')
+	rsize=$(stat -c %s "$ref")
+	isize=$(stat -c %s "$img")
+	fsbytes=$((${nblocks:-0} * bs))
+	[ "$fsbytes" -gt 0 ] || fsbytes=$rsize
+	# e2fsck replays a journal block tagged past the end of the file
+	# system into the image file, growing it; that is not part of the
+	# file system. uext4 must not write there.
+	if [ "$rsize" -gt "$fsbytes" ] && [ "$rsize" -gt "$isize" ]; then
+		echo "  note: e2fsck wrote past the end of the file system (image grew to $rsize bytes, file system $fsbytes): not compared"
+	fi
+	if [ "$isize" -gt "$rsize" ] && [ "$isize" -gt "$fsbytes" ]; then
+		echo "  uext4 wrote past the end of the file system: image grew from $rsize to $isize bytes"
+		rc=1
+	fi
+	jsb=$(debugfs -R 'bmap <8> 0' "$ref" 2>/dev/null | tr -dc 0-9)
+	copies=$(sb_copies "$ref" | tr '\n' ' ')
+	out=$({ cmp -l -n "$fsbytes" "$ref" "$img" 2>&1 || true; } | awk -v bs="$bs" -v jsb="${jsb:--1}" \
+		-v copies="$copies" -v fields="$SB_FIELDS" -v allowed="$allowed" '
+		function oct(s,   i, v) {
+			v = 0
+			for (i = 1; i <= length(s); i++)
+				v = v * 8 + substr(s, i, 1)
+			return v
+		}
+		BEGIN {
+			nc = split(copies, c, " ")
+			nf = split(fields, f, /[ \n]+/)
+			for (i = 1; i + 1 <= nf; i += 2) {
+				fo[++n] = f[i] + 0
+				fname[n] = f[i + 1]
+			}
+		}
+		/^cmp:/ { print "  " $0; bad = 1; next }
+		{
+			off = $1 - 1
+			for (i = 1; i <= nc; i++)
+				if (off >= c[i] && off < c[i] + 1024)
+					break
+			if (i > nc) {
+				b = int(off / bs)
+				if (!(b in nb))
+					order[++nblk] = b
+				nb[b]++
+				next
+			}
+			rel = off - c[i]
+			for (j = n; j > 1 && fo[j] > rel; j--)
+				;
+			name = fname[j]
+			ok = index(allowed, " " name " ") > 0
+			if (name == "s_state" && (rel != 58 ||
+			    int(oct($2) / 2) != int(oct($3) / 2)))
+				ok = 0
+			key = name (ok ? "" : "(NOT ALLOWED)")
+			if (!(key in seen)) {
+				seen[key] = 1
+				keys = keys " " key
+				if (!ok)
+					bad = 1
+			}
+		}
+		END {
+			if (keys != "")
+				print "  superblock fields differing:" keys
+			for (k = 1; k <= nblk && k <= 20; k++) {
+				b = order[k]
+				printf "  block %d differs (%d bytes)%s\n", b, nb[b],
+					b == jsb ? " [journal superblock]" : ""
+			}
+			if (nblk > 20)
+				printf "  ... %d blocks differ in all\n", nblk
+			if (nblk > 0)
+				bad = 1
+			exit bad
+		}') || rc=$?
+	[ -z "$out" ] || echo "$out"
+	if [ "${SHOW_DUMPE2FS:-1}" = 1 ] && [ "$rc" != 0 ] && echo "$out" | grep -q 'NOT ALLOWED'; then
+		echo "  dumpe2fs -h, e2fsck (<) vs uext4 (>):"
+		diff <(dumpe2fs -h "$ref" 2>&1) <(dumpe2fs -h "$img" 2>&1) | sed 's/^/    /' || true
+	fi
+	return "$rc"
+}
+
+needs_recovery() {
+	dumpe2fs -h "$1" 2>/dev/null | grep -q '^Filesystem features:.*needs_recovery'
+}
+
+# fsck_verdict IMG - "clean" or "not clean (exit N)" for e2fsck -fn.
+fsck_verdict() {
+	local rc=0
+	e2fsck -fn "$1" >/dev/null 2>&1 || rc=$?
+	if [ "$rc" = 0 ]; then echo clean; else echo "not clean (exit $rc)"; fi
+}
+
+# journal_damaged LOG - e2fsck's replay output reports a damaged journal.
+journal_damaged() {
+	grep -qiE 'corrupt|checksum|replay was aborted|invalid|Clear journal|superblock is corrupt' "$1"
+}
+
+nfail=0
+failures=()
+
+# check_replay NAME IMG - the A/B/C/R/N comparison described at the top.
+#
+# uext4's unmount rewrites superblock fields and backup superblocks and
+# group descriptors even without a journal (e2fsck -E journal_only leaves
+# them stale). So a mounted B is compared with A2: A after a plain uext4
+# mount + unmount (no replay left to do). A byte where the two replays
+# differ stays different in A2 unless that mount rewrites it from the
+# same source, so the comparison still pins down the replay. B against A
+# itself is printed too. A refused B is compared with A.
+check_replay() {
+	local name=$1 img=$2 dir=$WORK/$1 why=() rcA=0 rcC=0 rcB mB damaged=0 va vb ref nrep
+	mkdir -p "$dir"
+	cp --sparse=always "$img" "$dir/A"
+	cp --sparse=always "$img" "$dir/B"
+	cp --sparse=always "$img" "$dir/C"
+
+	e2fsck -y -E journal_only "$dir/A" >"$dir/A.log" 2>&1 || rcA=$?
+	e2fsck -fy "$dir/C" >"$dir/C.log" 2>&1 || rcC=$?
+	[ "$rcA" -le 1 ] || why+=("e2fsck -E journal_only exit $rcA")
+	[ "$rcC" -le 1 ] || why+=("e2fsck -fy exit $rcC")
+	journal_damaged "$dir/A.log" && damaged=1
+	va=$(fsck_verdict "$dir/A")
+	# blocks e2fsck's replay changed (the superblock included)
+	nrep=$({ cmp -l "$img" "$dir/A" 2>/dev/null || true; } |
+		awk -v bs="$(dumpe2fs -h "$img" 2>/dev/null | awk -F: '/^Block size/ { print $2 + 0 }')" \
+		'{ b[int(($1 - 1) / bs)] = 1 } END { print length(b) }')
+	if [ "$damaged" = 0 ] && [ "$nrep" -lt 3 ] && needs_recovery "$img"; then
+		why+=("e2fsck's replay changed only $nrep block(s): the case builds no transaction to replay")
+	fi
+
+	run_uext4 "$dir/B" "$dir/mnt" "$dir/B.log"
+	rcB=$RC mB=$MOUNTED
+	sanitizer_clean "$dir/B.log" || why+=("sanitizer report (rw mount)")
+	cp --sparse=always "$dir/A" "$dir/A2"
+	run_uext4 "$dir/A2" "$dir/mnt" "$dir/A2.log"
+	sanitizer_clean "$dir/A2.log" || why+=("sanitizer report (mount of A)")
+	if [ "$damaged" = 1 ]; then
+		[ "$rcB" = 3 ] || why+=("e2fsck found the journal damaged; uext4 $(status_text "$rcB"), wanted exit 3")
+	elif [ "$rcB" = 3 ] && [ "$RC" = 3 ]; then
+		# The file system e2fsck's replay leaves is refused as well
+		# (e.g. bitmaps that fail their checksums): not the replay's
+		# doing, as long as the replayed blocks agree.
+		log "  $name: refused after the replay, as is e2fsck's result ($va): $(tail -n1 "$dir/B.log")"
+	elif [ "$rcB" != 0 ] || [ "$mB" != 1 ]; then
+		why+=("rw mount: $(status_text "$rcB") (mounted=$mB), wanted exit 0: $(head -c 300 "$dir/B.log")")
+	fi
+	[ "$rcB" != 3 ] || [ -s "$dir/B.log" ] || why+=("refused without a message")
+
+	echo "    against e2fsck's replay:"
+	if [ "$mB" = 1 ]; then
+		SHOW_DUMPE2FS=0 compare_images "$dir/A" "$dir/B" "$SB_ALLOWED" | sed 's/^/  /' || true
+		if [ "$RC" = 0 ] && [ "$MOUNTED" = 1 ]; then
+			ref=$dir/A2
+			echo "    against e2fsck's replay + a uext4 mount:"
+			compare_images "$dir/A2" "$dir/B" "$SB_ALLOWED" >"$dir/cmp.txt" ||
+				why+=("replay differs from e2fsck's")
+		else
+			ref=$dir/A
+			compare_images "$dir/A" "$dir/B" "$SB_ALLOWED" >"$dir/cmp.txt" ||
+				why+=("replay differs from e2fsck's")
+		fi
+	else
+		ref=$dir/A
+		compare_images "$dir/A" "$dir/B" "$SB_ALLOWED_REFUSED" >"$dir/cmp.txt" ||
+			why+=("replay differs from e2fsck's")
+	fi
+	sed "s/^/  /" "$dir/cmp.txt"
+	vb=$(fsck_verdict "$dir/B")
+	[ "$va" = "$vb" ] || why+=("e2fsck -fn: $va after e2fsck's replay, $vb after uext4's")
+
+	# Read-only: refused while the journal needs recovery; norecovery:
+	# mounted read-only without replay. Neither writes the image.
+	if needs_recovery "$img"; then
+		cp --sparse=always "$img" "$dir/R"
+		run_uext4 "$dir/R" "$dir/mnt" "$dir/R.log" -o ro
+		sanitizer_clean "$dir/R.log" || why+=("sanitizer report (ro mount)")
+		[ "$RC" = 3 ] || why+=("ro mount of an image needing recovery: $(status_text "$RC"), wanted exit 3")
+		cmp -s "$img" "$dir/R" || why+=("ro mount changed the image")
+		cp --sparse=always "$img" "$dir/R"
+		run_uext4 "$dir/R" "$dir/mnt" "$dir/N.log" -o norecovery
+		sanitizer_clean "$dir/N.log" || why+=("sanitizer report (norecovery mount)")
+		[ "$RC" = 0 ] && [ "$MOUNTED" = 1 ] ||
+			why+=("norecovery mount: $(status_text "$RC"), wanted exit 0")
+		cmp -s "$img" "$dir/R" || why+=("norecovery mount changed the image")
+	fi
+
+	if [ ${#why[@]} -eq 0 ]; then
+		log "PASS $name: e2fsck's replay changed $nrep blocks; uext4 $(status_text "$rcB"), e2fsck -fn $vb$([ "$damaged" = 1 ] && echo ", journal damaged")"
+		rm -rf "$dir"
+	else
+		log "FAIL $name: $(IFS=';'; echo "${why[*]}")"
+		nfail=$((nfail + 1))
+		failures+=("$name")
+		[ -n "${KEEP_WORK:-}" ] || rm -rf "$dir"
+	fi
+}
+
+# ---- building journals with debugfs ----------------------------------------
+
+# new_image NAME SIZE BLOCKSIZE FEATURES - fresh image $WORK/NAME.img.
+new_image() {
+	local img=$WORK/$1.img
+	rm -f "$img"
+	truncate -s "$2" "$img"
+	mke2fs -q -F -t ext4 -b "$3" -O "$4" "$img" >/dev/null
+	echo "$img"
+}
+
+# free_blocks IMG COUNT GOAL - COUNT free blocks from GOAL on, one a line.
+free_blocks() {
+	debugfs -R "ffb $2 $3" "$1" 2>/dev/null | sed 's/^Free blocks found: //' | tr -s ' ' '\n' | grep .
+}
+
+# blist FILE FIRST N - lines FIRST..FIRST+N-1 of FILE joined with commas.
+blist() {
+	sed -n "$2,$(($2 + $3 - 1))p" "$1" | paste -sd,
+}
+
+# mkdata FILE NBLOCKS BLOCKSIZE TAG - NBLOCKS blocks, each naming TAG and
+# its index (so every block of every transaction differs).
+mkdata() {
+	awk -v n="$2" -v bs="$3" -v tag="$4" 'BEGIN {
+		for (i = 0; i < n; i++) {
+			s = sprintf("%s block %d ", tag, i)
+			while (length(s) < bs - 1)
+				s = s s
+			printf "%s\n", substr(s, 1, bs - 1)
+		}
+	}' > "$1"
+}
+
+# jdebugfs IMG CMDS... - run debugfs -w with one command per argument.
+jdebugfs() {
+	local img=$1 out
+	shift
+	printf '%s\n' "$@" > "$img.cmd"
+	out=$(debugfs -w -f "$img.cmd" "$img" 2>&1)
+	if echo "$out" | grep -qiE 'error|invalid|not open|No space|Unknown|while '; then
+		echo "$out" >&2
+		fail "debugfs could not write the journal of $img"
+	fi
+}
+
+# replayed IMG BLOCK DATAFILE INDEX BS - block BLOCK of IMG holds block INDEX
+# of DATAFILE (checks the oracle and the case's construction).
+replayed() {
+	cmp -s <(dd if="$1" bs="$5" skip="$2" count=1 status=none) \
+		<(dd if="$3" bs="$5" skip="$4" count=1 status=none)
+}
+
+selected() {
+	echo "$1" | grep -qE "$MATCH"
+}
+
+# The e2fsck replay (A) is checked for the blocks each case expects, so a
+# case that does not build what it means to fails loudly.
+case_simple() {
+	local name=$1 bs=$2 feat=$3 jo=$4 img
+	selected "$name" || return 0
+	img=$(new_image "$name" 64M "$bs" "$feat")
+	free_blocks "$img" 16 3000 > "$WORK/$name.fb"
+	mkdata "$WORK/$name.d1" 16 "$bs" "$name-t1"
+	jdebugfs "$img" "$jo" "jw -b $(blist "$WORK/$name.fb" 1 16) $WORK/$name.d1" jc
+	check_replay "$name" "$img"
+}
+
+# revoke in the same transaction as the blocks it revokes.
+case_revoke_same() {
+	local name=$1 bs=$2 feat=$3 jo=$4 img
+	selected "$name" || return 0
+	img=$(new_image "$name" 64M "$bs" "$feat")
+	free_blocks "$img" 12 3000 > "$WORK/$name.fb"
+	mkdata "$WORK/$name.d1" 12 "$bs" "$name-t1"
+	jdebugfs "$img" "$jo" \
+		"jw -b $(blist "$WORK/$name.fb" 1 12) -r $(blist "$WORK/$name.fb" 3 4) $WORK/$name.d1" jc
+	check_replay "$name" "$img"
+}
+
+# T1 writes, T2 revokes some of them, T3 writes one revoked block again
+# (replayed: newer than the revoke), T4 revokes nothing and writes more.
+case_revoke_later() {
+	local name=$1 bs=$2 feat=$3 jo=$4 img f
+	selected "$name" || return 0
+	img=$(new_image "$name" 64M "$bs" "$feat")
+	f=$WORK/$name.fb
+	free_blocks "$img" 20 3000 > "$f"
+	mkdata "$WORK/$name.d1" 12 "$bs" "$name-t1"
+	mkdata "$WORK/$name.d3" 1 "$bs" "$name-t3"
+	mkdata "$WORK/$name.d4" 8 "$bs" "$name-t4"
+	jdebugfs "$img" \
+		"$jo" "jw -b $(blist "$f" 1 12) $WORK/$name.d1" jc \
+		jo "jw -r $(blist "$f" 2 5)" jc \
+		jo "jw -b $(sed -n 3p "$f") $WORK/$name.d3" jc \
+		jo "jw -b $(blist "$f" 13 8) $WORK/$name.d4" jc
+	check_replay "$name" "$img"
+	cp --sparse=always "$img" "$WORK/$name.chk"
+	e2fsck -y -E journal_only "$WORK/$name.chk" >/dev/null 2>&1 || true
+	replayed "$WORK/$name.chk" "$(sed -n 3p "$f")" "$WORK/$name.d3" 0 "$bs" ||
+		fail "$name: e2fsck did not replay the write after the revoke (case broken)"
+	replayed "$WORK/$name.chk" "$(sed -n 4p "$f")" /dev/zero 0 "$bs" ||
+		fail "$name: e2fsck replayed a revoked block (case broken)"
+	replayed "$WORK/$name.chk" "$(sed -n 1p "$f")" "$WORK/$name.d1" 0 "$bs" ||
+		fail "$name: e2fsck did not replay the first transaction (case broken)"
+	rm -f "$WORK/$name.chk"
+}
+
+# One transaction of N blocks (several descriptor blocks), then one that
+# revokes R blocks (several revoke blocks), some of them from the first.
+case_long() {
+	local name=$1 bs=$2 feat=$3 jo=$4 n=$5 r=$6 size=$7 img f
+	selected "$name" || return 0
+	img=$(new_image "$name" "$size" "$bs" "$feat")
+	f=$WORK/$name.fb
+	free_blocks "$img" $((n + r)) 2000 > "$f"
+	mkdata "$WORK/$name.d1" "$n" "$bs" "$name-t1"
+	jdebugfs "$img" \
+		"$jo" "jw -b $(blist "$f" 1 "$n") $WORK/$name.d1" jc \
+		jo "jw -r $(blist "$f" $((n / 2)) "$r")" jc
+	check_replay "$name" "$img"
+}
+
+# Six transactions over overlapping blocks: the newest copy of each wins.
+case_many() {
+	local name=$1 bs=$2 feat=$3 jo=$4 img f t cmds=()
+	selected "$name" || return 0
+	img=$(new_image "$name" 64M "$bs" "$feat")
+	f=$WORK/$name.fb
+	free_blocks "$img" 24 3000 > "$f"
+	cmds+=("$jo")
+	for t in 1 2 3 4 5 6; do
+		mkdata "$WORK/$name.d$t" 10 "$bs" "$name-t$t"
+		[ "$t" = 1 ] || cmds+=(jo)
+		cmds+=("jw -b $(blist "$f" $((t * 2)) 10) $WORK/$name.d$t" jc)
+	done
+	jdebugfs "$img" "${cmds[@]}"
+	check_replay "$name" "$img"
+}
+
+# A committed transaction, then an uncommitted one over some of the same
+# blocks: only the first is replayed.
+case_uncommitted() {
+	local name=$1 bs=$2 feat=$3 jo=$4 img f
+	selected "$name" || return 0
+	img=$(new_image "$name" 64M "$bs" "$feat")
+	f=$WORK/$name.fb
+	free_blocks "$img" 12 3000 > "$f"
+	mkdata "$WORK/$name.d1" 8 "$bs" "$name-t1"
+	mkdata "$WORK/$name.d2" 8 "$bs" "$name-t2"
+	jdebugfs "$img" \
+		"$jo" "jw -b $(blist "$f" 1 8) $WORK/$name.d1" jc \
+		jo "jw -b $(blist "$f" 5 8) -c $WORK/$name.d2" jc
+	check_replay "$name" "$img"
+	cp --sparse=always "$img" "$WORK/$name.chk"
+	e2fsck -y -E journal_only "$WORK/$name.chk" >/dev/null 2>&1 || true
+	replayed "$WORK/$name.chk" "$(sed -n 1p "$f")" "$WORK/$name.d1" 0 "$bs" ||
+		fail "$name: e2fsck did not replay the committed transaction (case broken)"
+	replayed "$WORK/$name.chk" "$(sed -n 12p "$f")" "$WORK/$name.d2" 7 "$bs" &&
+		fail "$name: e2fsck replayed the uncommitted transaction (case broken)"
+	rm -f "$WORK/$name.chk"
+}
+
+# Blocks whose first four bytes are the jbd2 magic are escaped in the log.
+case_escape() {
+	local name=$1 bs=$2 feat=$3 jo=$4 img f i
+	selected "$name" || return 0
+	img=$(new_image "$name" 64M "$bs" "$feat")
+	f=$WORK/$name.fb
+	free_blocks "$img" 6 3000 > "$f"
+	mkdata "$WORK/$name.d1" 6 "$bs" "$name-t1"
+	for i in 0 2 5; do
+		printf '\300\073\071\230' | dd of="$WORK/$name.d1" bs=1 seek=$((i * bs)) conv=notrunc status=none
+	done
+	jdebugfs "$img" "$jo" "jw -b $(blist "$f" 1 6) $WORK/$name.d1" jc
+	check_replay "$name" "$img"
+}
+
+# A transaction replayed by debugfs `jr`, then a new one: the log restarts
+# at the sequence number jr left in the journal superblock.
+case_after_jr() {
+	local name=$1 bs=$2 feat=$3 jo=$4 img f
+	selected "$name" || return 0
+	img=$(new_image "$name" 64M "$bs" "$feat")
+	f=$WORK/$name.fb
+	free_blocks "$img" 12 3000 > "$f"
+	mkdata "$WORK/$name.d1" 8 "$bs" "$name-t1"
+	mkdata "$WORK/$name.d2" 8 "$bs" "$name-t2"
+	jdebugfs "$img" "$jo" "jw -b $(blist "$f" 1 8) $WORK/$name.d1" jc
+	jdebugfs "$img" jr
+	jdebugfs "$img" jo "jw -b $(blist "$f" 5 8) $WORK/$name.d2" jc
+	check_replay "$name" "$img"
+}
+
+# e2fsprogs j_short_trans: zeroes over the block and inode bitmaps (the
+# file system is inconsistent afterwards; both replays must agree on it).
+case_bitmaps() {
+	local name=$1 bs=$2 feat=$3 jo=$4 img bm
+	selected "$name" || return 0
+	img=$(new_image "$name" 64M "$bs" "$feat")
+	bm=$(dumpe2fs "$img" 2>/dev/null | grep 'bitmap at' |
+		sed -e 's/^.*bitmap at \([0-9]*\).*$/\1/' | paste -sd,)
+	jdebugfs "$img" "$jo" "jw -b $bm /dev/zero" jc
+	check_replay "$name" "$img"
+}
+
+log "debugfs-written journals"
+case_simple      t32-nocsum        4096 ^64bit,^metadata_csum jo
+case_simple      t64-nocsum        4096 64bit,^metadata_csum  jo
+case_simple      t32-csum1         4096 ^64bit,^metadata_csum "jo -c"
+case_simple      t64-csum1         4096 64bit,^metadata_csum  "jo -c"
+case_simple      t32-csum2         4096 ^64bit,metadata_csum  "jo -c -v 2"
+case_simple      t64-csum2         4096 64bit,metadata_csum   "jo -c -v 2"
+case_simple      t32-csum3         4096 ^64bit,metadata_csum  "jo -c"
+case_simple      t64-csum3         4096 64bit,metadata_csum   "jo -c"
+case_revoke_same revoke-same-nocsum 4096 64bit,^metadata_csum jo
+case_revoke_same revoke-same-csum3 4096 64bit,metadata_csum   "jo -c"
+case_revoke_same revoke-same-csum1 4096 64bit,^metadata_csum  "jo -c"
+case_revoke_later revoke-later-32  4096 ^64bit,^metadata_csum jo
+case_revoke_later revoke-later-csum2 4096 ^64bit,metadata_csum "jo -c -v 2"
+case_revoke_later revoke-later-csum3 4096 64bit,metadata_csum "jo -c"
+case_long        long-32-nocsum    4096 ^64bit,^metadata_csum jo        700 1300 64M
+case_long        long-64-csum3     4096 64bit,metadata_csum   "jo -c"   700 1300 64M
+case_long        long-1k-csum3     1024 64bit,metadata_csum   "jo -c"   400 600  32M
+case_long        long-1k-32-csum2  1024 ^64bit,metadata_csum  "jo -c -v 2" 300 400 32M
+case_many        many-64-csum3     4096 64bit,metadata_csum   "jo -c"
+case_many        many-32-nocsum    4096 ^64bit,^metadata_csum jo
+case_many        many-1k-nocsum    1024 64bit,^metadata_csum  jo
+case_uncommitted uncommitted-csum3 4096 64bit,metadata_csum   "jo -c"
+case_uncommitted uncommitted-32    4096 ^64bit,^metadata_csum jo
+case_escape      escape-csum3      4096 64bit,metadata_csum   "jo -c"
+case_escape      escape-1k-32      1024 ^64bit,^metadata_csum jo
+case_after_jr    after-jr-csum3    4096 64bit,metadata_csum   "jo -c"
+case_bitmaps     bitmaps-zeroed    4096 64bit,^metadata_csum  jo
+
+# check_refused NAME IMG [FILE...] - an unsupported journal: the read-write
+# and the read-only mount are refused with exit 3 and a message, and
+# neither IMG nor the other FILEs (an external journal) change.
+check_refused() {
+	local name=$1 img=$2 dir=$WORK/$1 why=() f o
+	shift 2
+	mkdir -p "$dir"
+	for f in "$img" "$@"; do
+		cp --sparse=always "$f" "$dir/$(basename "$f").orig"
+	done
+	for o in rw ro; do
+		run_uext4 "$img" "$dir/mnt" "$dir/$o.log" -o "$o"
+		sanitizer_clean "$dir/$o.log" || why+=("sanitizer report ($o mount)")
+		[ "$RC" = 3 ] || why+=("$o mount: $(status_text "$RC"), wanted exit 3")
+		[ -s "$dir/$o.log" ] || why+=("$o mount refused without a message")
+		for f in "$img" "$@"; do
+			cmp -s "$dir/$(basename "$f").orig" "$f" || why+=("$o mount changed $(basename "$f")")
+		done
+	done
+	if [ ${#why[@]} -eq 0 ]; then
+		log "PASS $name: refused ($(head -n1 "$dir/rw.log"))"
+	else
+		log "FAIL $name: $(IFS=';'; echo "${why[*]}")"
+		nfail=$((nfail + 1))
+		failures+=("$name")
+	fi
+	rm -rf "$dir"
+}
+
+# e2fsprogs j_ext_long_trans: the journal on an external device (a file
+# here), written through `jo -f`.
+if selected ext-journal; then
+	img=$(new_image ext-journal 32M 1024 ^has_journal)
+	truncate -s 32M "$WORK/ext-journal.jnl"
+	mke2fs -q -F -b 1024 -O journal_dev -T ext4 -U 1db3f677-6832-4adb-bafc-8e4059c30a34 \
+		"$WORK/ext-journal.jnl" >/dev/null
+	jdebugfs "$img" "feature has_journal" "ssv journal_dev 0x9999" \
+		"ssv journal_uuid 1db3f677-6832-4adb-bafc-8e4059c30a34"
+	jdebugfs "$img" "jo -f $WORK/ext-journal.jnl" "jw -b 5000-5100 /dev/zero" jc
+	needs_recovery "$img" ||
+		fail "ext-journal: debugfs did not leave the image needing recovery (case broken)"
+	check_refused ext-journal "$img" "$WORK/ext-journal.jnl"
+	rm -f "$img" "$WORK/ext-journal.jnl"
+fi
+
+if [ -d "$CORPUS" ]; then
+	log "e2fsprogs journal images"
+	for n in j_recover_csum2_32bit j_recover_csum2_64bit j_recover_csum3_64bit; do
+		selected "$n" || continue
+		src=$CORPUS/$n.img.bz2
+		[ -f "$src" ] || { log "SKIP $n: not in the corpus"; continue; }
+		bzip2 -dc "$src" > "$WORK/$n.img"
+		check_replay "$n" "$WORK/$n.img"
+	done
+	n=j_recover_fast_commit
+	if selected "$n" && [ -f "$CORPUS/$n.img.gz" ]; then
+		gzip -dc "$CORPUS/$n.img.gz" > "$WORK/$n.img"
+		check_refused "$n" "$WORK/$n.img"
+		rm -f "$WORK/$n.img"
+	fi
+else
+	log "SKIP e2fsprogs journal images: no corpus at $CORPUS"
+fi
+
+if [ "$nfail" -gt 0 ]; then
+	fail "$nfail case(s) failed: ${failures[*]}"
+fi
+log "all cases passed"
