@@ -2,8 +2,9 @@
 /*
  * cache/bdev.c — the block engine: opening an image file or block device
  * (O_DIRECT where the host allows it), the in-memory device for tests,
- * bio validation, the fault hook, and dispatch of batches to the io_uring
- * ring pool (cache/uring.c) or, where io_uring is unavailable, to plain
+ * bio validation, the fault hook, the read overlay (bytes a caller lays
+ * over what reads return), and dispatch of batches to the io_uring ring
+ * pool (cache/uring.c) or, where io_uring is unavailable, to plain
  * pread/pwrite.
  *
  * Offsets: a bio's @pos is relative to the filesystem start; the engine
@@ -223,6 +224,15 @@ void cache_bdev_set_fault(struct cache_bdev *bdev, cache_bdev_fault_fn fn,
 	pthread_mutex_unlock(&bdev->lock);
 }
 
+void cache_bdev_set_read_overlay(struct cache_bdev *bdev,
+				 cache_bdev_overlay_fn fn, void *ctx)
+{
+	pthread_mutex_lock(&bdev->lock);
+	bdev->overlay = fn;
+	bdev->overlay_ctx = fn ? ctx : NULL;
+	pthread_mutex_unlock(&bdev->lock);
+}
+
 /* Checks that need no I/O. Return: 0 to perform the bio, else -errno. */
 static int bdev_check_bio(const struct cache_bdev *bdev,
 			  const struct cache_bio *bio)
@@ -279,14 +289,17 @@ int cache_bdev_submit(struct cache_bdev *bdev, struct cache_bio *bios,
 		      unsigned int nr)
 {
 	struct cache_bdev_ring *ring = NULL;
+	cache_bdev_overlay_fn overlay;
 	cache_bdev_fault_fn fault;
 	unsigned int i, nops = 0;
-	void *fault_ctx;
+	void *fault_ctx, *overlay_ctx;
 	int ret;
 
 	pthread_mutex_lock(&bdev->lock);
 	fault = bdev->fault;
 	fault_ctx = bdev->fault_ctx;
+	overlay = bdev->overlay;
+	overlay_ctx = bdev->overlay_ctx;
 	pthread_mutex_unlock(&bdev->lock);
 
 	if (!bdev->mem && bdev->uring && nr > 0 &&
@@ -318,10 +331,16 @@ int cache_bdev_submit(struct cache_bdev *bdev, struct cache_bio *bios,
 
 	ret = 0;
 	for (i = 0; i < nr; i++) {
-		if (bios[i].result < 0) {
-			ret = (int)bios[i].result;
-			break;
+		struct cache_bio *bio = &bios[i];
+
+		if (bio->result < 0) {
+			if (!ret)
+				ret = (int)bio->result;
+			continue;
 		}
+		/* What the device returned, then what the overlay holds. */
+		if (overlay && !bio->write && bio->len)
+			overlay(overlay_ctx, bio->pos, bio->buf, bio->len);
 	}
 	return ret;
 }

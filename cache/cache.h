@@ -120,6 +120,46 @@ int cache_bdev_flush(struct cache_bdev *bdev);
 void cache_bdev_set_fault(struct cache_bdev *bdev, cache_bdev_fault_fn fn,
 			  void *ctx);
 
+/**
+ * typedef cache_bdev_overlay_fn - read overlay: patch bytes read.
+ * @ctx: the pointer given to cache_bdev_set_read_overlay().
+ * @pos: device offset of @buf[0] (relative to the filesystem start, as
+ *       struct cache_bio.@pos).
+ * @buf: @len bytes just read from the device at @pos.
+ * @len: bytes in @buf; any value (not only whole blocks or aligned runs).
+ *
+ * Overwrites, in place, the bytes of [@pos, @pos + @len) for which the
+ * overlay holds a newer version, and leaves the others alone. What the
+ * overlay holds and in which unit (blocks of some size, byte ranges) is
+ * the owner's business: the engine knows nothing of it.
+ * Context: called from the submitting thread, after the bio completed,
+ * with no engine lock held; several threads may call it at once for
+ * different bios, so it must be safe for concurrent callers (an overlay
+ * that does not change after installation needs no lock). It must not
+ * sleep for long nor submit I/O to the same engine.
+ */
+typedef void (*cache_bdev_overlay_fn)(void *ctx, uint64_t pos, void *buf,
+				      size_t len);
+
+/**
+ * cache_bdev_set_read_overlay() - install (or clear with a NULL @fn) the
+ * read overlay of @bdev.
+ *
+ * Every read bio that succeeds (cache_bdev_submit(), cache_bdev_pread())
+ * is passed to @fn(@ctx, pos, buf, len) before the call returns, so every
+ * reader of the engine sees the device as patched by the overlay. Failed
+ * read bios and writes are never passed to it: a write goes to the device
+ * as given, and a later read of bytes the overlay holds still returns the
+ * overlay's version (owners use it on read-only engines). Reads that
+ * completed before the installation are not patched: install it before
+ * anything reads through @bdev, and clear it only when nothing reads any
+ * more (@ctx must stay valid until then; clearing does not wait for
+ * callers already running).
+ * Context: any thread; takes the engine lock (leaf).
+ */
+void cache_bdev_set_read_overlay(struct cache_bdev *bdev,
+				 cache_bdev_overlay_fn fn, void *ctx);
+
 /* ------------------------------------------------------------------------ */
 /* Folio cache.                                                             */
 /* ------------------------------------------------------------------------ */

@@ -125,7 +125,8 @@ struct cache_bdev {
 	unsigned char *mem;	/* memory backend, or NULL */
 
 	/*
-	 * @lock protects the ring pool and the fault hook. Leaf lock: never
+	 * @lock protects the ring pool, the fault hook and the read
+	 * overlay. Leaf lock: never
 	 * held during I/O.
 	 */
 	pthread_mutex_t lock;
@@ -135,6 +136,8 @@ struct cache_bdev {
 	unsigned int ring_waiters;	 /* protected by lock */
 	cache_bdev_fault_fn fault;	 /* protected by lock */
 	void *fault_ctx;		 /* protected by lock */
+	cache_bdev_overlay_fn overlay;	 /* protected by lock */
+	void *overlay_ctx;		 /* protected by lock */
 };
 
 /*

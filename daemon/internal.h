@@ -8,7 +8,8 @@
  *   main.c       argument parsing entry, daemonizing, exit status
  *   options.c    -o option parsing and validation
  *   lifecycle.c  open image, feature checks, mount, serve, unmount
- *   recover.c    journal replay at mount (needs_recovery)
+ *   recover.c    journal replay at mount (needs_recovery): to the image,
+ *                or into memory for a read-only mount
  *   orphan.c     orphan list and orphan file processing at rw mount
  *   ops.c        the static const struct fuse_lowlevel_ops
  *   itable.c     inode table: iget/iput, lookup counts, eviction
@@ -47,6 +48,9 @@
 
 #include "cache.h"
 #include "extent.h"
+
+struct journal_overlay;		/* journal.h */
+struct journal_recovery_info;	/* journal.h */
 
 #define DAEMON_NAME_MAX 255
 
@@ -157,6 +161,14 @@ struct daemon_fs {
 	double attr_timeout;
 	bool writeback_cache;
 	bool keep_cache;
+
+	/*
+	 * Read-only mount of an image needing recovery: the journal
+	 * replayed in memory, installed as efs.bdev's read overlay for the
+	 * life of the mount; freed after the engine is closed. NULL
+	 * otherwise. Constant while the mount serves.
+	 */
+	struct journal_overlay *overlay;
 };
 
 /**
@@ -223,6 +235,37 @@ int daemon_fault_inject_setup(struct cache_bdev *bdev);
  * (DAEMON_EXIT_REFUSED, DAEMON_EXIT_INTERNAL).
  */
 int daemon_recover(struct daemon_fs *dfs);
+
+/**
+ * daemon_recover_to_memory() - the read-only counterpart of
+ * daemon_recover() (recover.c): map the journal inode, open the journal
+ * read-only, replay it with journal_recover_to_memory(), store the
+ * result in @dfs->overlay and install it as the read overlay of
+ * @dfs->efs.bdev, so that every later read (the libext2fs open of the
+ * mount included) sees the replayed blocks. Writes nothing.
+ * @dfs:     opts and efs.bdev set (read-only is enough); efs.fs not open.
+ * @info:    what the replay found (for the in-memory superblock).
+ * @damaged: set when the log was damaged: what it held was replayed as
+ *           far as possible and the mount goes on (a warning printed).
+ * Prints one line ("recovery complete (in memory, image not written)").
+ * Context: mount time, single-threaded.
+ * Return: 0, or the exit status to refuse the mount with
+ * (DAEMON_EXIT_REFUSED: fast commits, a damaged journal superblock or
+ * inode, an external journal; DAEMON_EXIT_INTERNAL: I/O error, memory).
+ */
+int daemon_recover_to_memory(struct daemon_fs *dfs,
+			     struct journal_recovery_info *info,
+			     bool *damaged);
+
+/**
+ * daemon_recover_mark_super() - what a replay leaves in superblock @sb
+ * (CPU byte order, libext2fs's fs->super): needs_recovery cleared,
+ * EXT2_ERROR_FS for @info->fs_error, EXT2_VALID_FS cleared for
+ * @info->fs_not_valid or a @damaged log that left neither mark.
+ */
+void daemon_recover_mark_super(struct ext2_super_block *sb,
+			       const struct journal_recovery_info *info,
+			       bool damaged);
 
 /**
  * daemon_orphan_cleanup() - at a read-write mount, finish what the orphan

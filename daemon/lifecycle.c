@@ -2,19 +2,21 @@
 /*
  * daemon/lifecycle.c — one mount from start to end:
  *
- *	check image ─▶ check superblock ─▶ bdev ─▶ [replay the journal,
+ *	check image ─▶ check superblock ─▶ bdev ─▶ [replay the journal
+ *	(rw: to the image; ro: into memory, as the bdev's read overlay),
  *	check again] ─▶ ext2fs_open2 ─▶ cache, extent_fs_init ─▶ [rw:
  *	orphans] ─▶ mark superblock in use ─▶ fuse session, mount
  *	─▶ signal "ready" ─▶ serve (multi-threaded loop) ─▶ write back,
- *	evict, mark superblock clean, close everything.
+ *	evict, mark superblock clean, close everything [─▶ free the
+ *	in-memory replay].
  *
  * Refusals (bad magic, unknown incompat features, journal device, a
- * read-only mount of an image needing journal recovery, a journal we
- * cannot replay) happen before anything is written, so a refused image is
- * byte-identical afterwards. Features we can read but not safely write
- * force a read-only mount with a message. A read-write mount of an image
- * needing recovery replays the journal first (recover.c), then processes
- * the orphans (orphan.c).
+ * journal we cannot replay) happen before anything is written, so a
+ * refused image is byte-identical afterwards. Features we can read but
+ * not safely write force a read-only mount with a message. A read-write
+ * mount of an image needing recovery replays the journal first
+ * (recover.c), then processes the orphans (orphan.c); a read-only one
+ * replays it into memory and never writes the image.
  *
  * Also the FUSE init/destroy handlers (capabilities, limits).
  */
@@ -340,15 +342,13 @@ static bool lc_external_journal(const struct ext2_super_block *sb)
 }
 
 /*
- * needs_recovery: replay it (read-write mounts: *@replay set), mount
- * without it (norecovery, a warning), or refuse. A read-only mount never
- * writes, so it cannot replay; mounting the stale image silently would
- * show files as they were before the last transactions. @asked_ro: the
- * user asked for ro (else read-only was forced by a feature).
+ * needs_recovery: replay it (*@replay set: to the image for a read-write
+ * mount, into memory for a read-only one, asked for or forced by a
+ * feature), mount without it (norecovery, a warning), or refuse (no
+ * journal, an external journal).
  */
 static int lc_check_recovery(struct daemon_opts *opts,
-			     const struct ext2_super_block *sb, bool asked_ro,
-			     bool *replay)
+			     const struct ext2_super_block *sb, bool *replay)
 {
 	uint32_t incompat = ext2fs_le32_to_cpu(sb->s_feature_incompat);
 
@@ -361,19 +361,6 @@ static int lc_check_recovery(struct daemon_opts *opts,
 			"uext4: %s: warning: the journal needs recovery; norecovery: mounting read-only without replaying it, recent changes will be missing\n",
 			opts->image);
 		return 0;
-	}
-	if (opts->readonly && asked_ro) {
-		fprintf(stderr,
-			"uext4: %s: the journal needs recovery; mount read-write to replay it, or add -o norecovery to mount read-only without replaying (recent changes will be missing)\n",
-			opts->image);
-		return DAEMON_EXIT_REFUSED;
-	}
-	if (opts->readonly) {
-		fprintf(stderr,
-			"uext4: %s: the journal needs recovery, but this file system can only be mounted read-only (see above);\n"
-			"uext4: replay it with e2fsck, or add -o norecovery to mount read-only without replaying (recent changes will be missing)\n",
-			opts->image);
-		return DAEMON_EXIT_REFUSED;
 	}
 	if (!(ext2fs_le32_to_cpu(sb->s_feature_compat) &
 	      EXT3_FEATURE_COMPAT_HAS_JOURNAL)) {
@@ -421,7 +408,6 @@ static void lc_state_warnings(const struct daemon_opts *opts,
 static int lc_check_super(struct daemon_opts *opts, bool *replay)
 {
 	struct ext2_super_block sb;
-	bool asked_ro = opts->readonly;
 	int status;
 
 	*replay = false;
@@ -429,7 +415,7 @@ static int lc_check_super(struct daemon_opts *opts, bool *replay)
 	if (!status)
 		status = lc_check_features(opts, &sb);
 	if (!status)
-		status = lc_check_recovery(opts, &sb, asked_ro, replay);
+		status = lc_check_recovery(opts, &sb, replay);
 	if (!status && !*replay)
 		lc_state_warnings(opts, &sb);
 	return status;
@@ -456,6 +442,52 @@ static int lc_check_replayed(struct daemon_opts *opts)
 			opts->image);
 		return DAEMON_EXIT_INTERNAL;
 	}
+	lc_state_warnings(opts, &sb);
+	return 0;
+}
+
+/*
+ * Read-only mount of an image needing recovery: replay the journal into
+ * memory (recover.c), then check the superblock as the replayed view
+ * shows it (read through the engine, so through the overlay): its
+ * features, and the warnings about its state as the replay would have
+ * left it (@info, @damaged). Its needs_recovery bit is still set — the
+ * image was not written — and means nothing here.
+ */
+static int lc_replay_in_memory(struct daemon_fs *dfs,
+			       struct journal_recovery_info *info,
+			       bool *damaged)
+{
+	struct daemon_opts *opts = &dfs->opts;
+	struct ext2_super_block sb;
+	uint16_t state;
+	int status;
+
+	status = daemon_recover_to_memory(dfs, info, damaged);
+	if (status)
+		return status;
+	if (cache_bdev_pread(dfs->efs.bdev, &sb, sizeof(sb),
+			     SUPERBLOCK_OFFSET)) {
+		fprintf(stderr, "uext4: %s: cannot read the superblock\n",
+			opts->image);
+		return DAEMON_EXIT_INTERNAL;
+	}
+	if (ext2fs_le16_to_cpu(sb.s_magic) != EXT2_SUPER_MAGIC) {
+		fprintf(stderr,
+			"uext4: %s: the superblock replayed from the journal is not an ext2/ext3/ext4 superblock; run e2fsck -f\n",
+			opts->image);
+		return DAEMON_EXIT_REFUSED;
+	}
+	status = lc_check_features(opts, &sb);
+	if (status)
+		return status;
+	state = ext2fs_le16_to_cpu(sb.s_state);
+	if (info->fs_error)
+		state |= EXT2_ERROR_FS;
+	/* as daemon_recover_mark_super() */
+	if (info->fs_not_valid || (*damaged && !info->fs_error))
+		state &= (uint16_t)~EXT2_VALID_FS;
+	sb.s_state = ext2fs_cpu_to_le16(state);
 	lc_state_warnings(opts, &sb);
 	return 0;
 }
@@ -788,7 +820,8 @@ int daemon_run(struct daemon_opts *opts, int ready_fd)
 		.expire_ms = 5000,
 		.ops = extent_cache_ops(),
 	};
-	bool was_valid = false, replay = false;
+	bool was_valid = false, replay = false, damaged = false;
+	struct journal_recovery_info rinfo;
 	sigset_t sigs;
 	int status, ret, errors, claim_fd;
 
@@ -840,7 +873,11 @@ int daemon_run(struct daemon_opts *opts, int ready_fd)
 		status = DAEMON_EXIT_USAGE;
 		goto out_close_bdev;
 	}
-	if (replay) {
+	if (replay && opts->readonly) {
+		status = lc_replay_in_memory(dfs, &rinfo, &damaged);
+		if (status)
+			goto out_close_bdev;
+	} else if (replay) {
 		status = daemon_recover(dfs);
 		if (!status)
 			status = lc_check_replayed(&dfs->opts);
@@ -851,6 +888,8 @@ int daemon_run(struct daemon_opts *opts, int ready_fd)
 	status = lc_open_fs(dfs);
 	if (status)
 		goto out_close_bdev;
+	if (dfs->overlay)	/* as the replay would leave it; memory only */
+		daemon_recover_mark_super(dfs->efs.fs->super, &rinfo, damaged);
 	errors = opts->errors ? opts->errors : dfs->efs.fs->super->s_errors;
 	if (errors < EXTENT_ERRORS_CONTINUE || errors > EXTENT_ERRORS_PANIC)
 		errors = EXTENT_ERRORS_CONTINUE;
@@ -908,6 +947,8 @@ out_close_fs:
 out_close_bdev:
 	cache_bdev_close(dfs->efs.bdev);
 out_free:
+	/* the engine is closed: nothing reads through the overlay any more */
+	journal_overlay_free(dfs->overlay);
 	pthread_cond_destroy(&dfs->itable_cond);
 	pthread_mutex_destroy(&dfs->itable_lock);
 	free(dfs);

@@ -18,11 +18,23 @@
  * next e2fsck checks everything). A damaged log refuses the mount after
  * that update: e2fsck would go on with a full check, which we cannot do.
  *
+ * A read-only mount replays into memory instead (daemon_recover_to_memory):
+ *
+ *	ext2fs_open2 (read-only) ─▶ journal_map_inode ─▶ ext2fs_close
+ *	─▶ journal_open (read-only) ─▶ journal_recover_to_memory
+ *	─▶ journal_close ─▶ overlay installed on the engine
+ *
+ * Nothing is written; every later read of the engine (libext2fs through
+ * journal/'s io_manager, file data through cache/) sees the replayed
+ * blocks, as if the replay had been written. The image still needs
+ * recovery afterwards. A damaged log is replayed as far as it goes and
+ * the mount goes on read-only, with a warning that e2fsck -f is needed.
+ *
  * What it does not do: replay an external journal or a fast-commit area
  * (refused with a message, image untouched), check the file system after
- * a damaged log (refused, e2fsck -f is needed), or decide whether a
- * replay is wanted (lifecycle.c: read-write mounts only, never with
- * norecovery).
+ * a damaged log (a read-write mount is refused, e2fsck -f is needed), or
+ * decide whether a replay is wanted and of which kind (lifecycle.c: never
+ * with norecovery).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -119,6 +131,22 @@ static int recover_open_failed(const char *image, int ret)
 	}
 }
 
+void daemon_recover_mark_super(struct ext2_super_block *sb,
+			       const struct journal_recovery_info *info,
+			       bool damaged)
+{
+	ext2fs_clear_feature_journal_needs_recovery(sb);
+	if (info->fs_error)
+		sb->s_state |= EXT2_ERROR_FS;
+	/*
+	 * A damaged log that left neither mark (journal/ sets them as
+	 * e2fsck would) still asks for a full check.
+	 */
+	if (info->fs_not_valid ||
+	    (damaged && !info->fs_error && !info->fs_not_valid))
+		sb->s_state &= ~EXT2_VALID_FS;
+}
+
 /*
  * The log is replayed (or was damaged and replayed as far as it could
  * be): the superblock no longer needs recovery. Written as e2fsck does
@@ -140,16 +168,7 @@ static int recover_update_super(struct daemon_fs *dfs,
 			image, error_message(err));
 		return DAEMON_EXIT_INTERNAL;
 	}
-	ext2fs_clear_feature_journal_needs_recovery(fs->super);
-	if (info->fs_error)
-		fs->super->s_state |= EXT2_ERROR_FS;
-	/*
-	 * A damaged log that left neither mark (journal/ sets them as
-	 * e2fsck would) still asks for a full check.
-	 */
-	if (info->fs_not_valid ||
-	    (damaged && !info->fs_error && !info->fs_not_valid))
-		fs->super->s_state &= ~EXT2_VALID_FS;
+	daemon_recover_mark_super(fs->super, info, damaged);
 	ext2fs_mark_super_dirty(fs);
 	fs->flags |= EXT2_FLAG_SUPER_ONLY | EXT2_FLAG_MASTER_SB_ONLY;
 	err = ext2fs_close2(fs, 0);
@@ -165,33 +184,41 @@ static int recover_update_super(struct daemon_fs *dfs,
 
 static void recover_report(const char *image,
 			   const struct journal_recovery_info *info,
-			   bool complete)
+			   bool complete, bool in_memory)
 {
+	const char *what = complete ? "recovery complete" :
+				      "recovery stopped at damage";
+	const char *where = in_memory ? " (in memory, image not written)" : "";
+
 	if (info->end_tid != info->start_tid)
 		fprintf(stderr,
-			"uext4: %s: %s: replayed %llu blocks of transactions %u-%u\n",
-			image, complete ? "recovery complete" :
-			"recovery stopped at damage",
+			"uext4: %s: %s%s: replayed %llu blocks of transactions %u-%u\n",
+			image, what, where,
 			(unsigned long long)info->nr_replayed,
 			info->start_tid, info->end_tid - 1);
+	else if (in_memory)
+		fprintf(stderr,
+			"uext4: %s: %s%s: no committed transaction to replay\n",
+			image, what, where);
 	if (info->failed_commit)
 		fprintf(stderr,
 			"uext4: %s: transaction %u failed its commit checksum: not replayed, nor any after it\n",
 			image, info->failed_commit);
 	if (info->journal_errno)
 		fprintf(stderr,
-			"uext4: %s: the journal recorded error %d (%s); file system marked with errors\n",
+			"uext4: %s: the journal recorded error %d (%s); file system %s\n",
 			image, info->journal_errno,
+			in_memory ? "has errors, running e2fsck is recommended" :
+				    "marked with errors",
 			strerror(info->journal_errno < 0 ? -info->journal_errno :
 				 info->journal_errno));
 }
 
-int daemon_recover(struct daemon_fs *dfs)
+/* Map and open the journal. Return: 0 or an exit status (message printed). */
+static int recover_open_journal(struct daemon_fs *dfs, bool readonly,
+				struct journal **j)
 {
-	const char *image = dfs->opts.image;
-	struct journal_recovery_info info;
 	struct journal_geometry geo = { .bdev = dfs->efs.bdev };
-	struct journal *j;
 	uint64_t *map = NULL;
 	int ret, status;
 
@@ -199,10 +226,23 @@ int daemon_recover(struct daemon_fs *dfs)
 	if (status)
 		return status;
 	geo.map = map;
-	ret = journal_open(&geo, false, &j);
+	ret = journal_open(&geo, readonly, j);
 	free(map);		/* journal_open() keeps its own copy */
 	if (ret)
-		return recover_open_failed(image, ret);
+		return recover_open_failed(dfs->opts.image, ret);
+	return 0;
+}
+
+int daemon_recover(struct daemon_fs *dfs)
+{
+	const char *image = dfs->opts.image;
+	struct journal_recovery_info info;
+	struct journal *j;
+	int ret, status;
+
+	status = recover_open_journal(dfs, false, &j);
+	if (status)
+		return status;
 
 	memset(&info, 0, sizeof(info));
 	ret = journal_recover(j, &info);
@@ -212,7 +252,7 @@ int daemon_recover(struct daemon_fs *dfs)
 		break;
 	case -EUCLEAN:
 		/* replayed what could be, log reset: as e2fsck, then refuse */
-		recover_report(image, &info, false);
+		recover_report(image, &info, false, false);
 		status = recover_update_super(dfs, &info, true);
 		if (status)
 			return status;
@@ -240,6 +280,57 @@ int daemon_recover(struct daemon_fs *dfs)
 	status = recover_update_super(dfs, &info, false);
 	if (status)
 		return status;
-	recover_report(image, &info, true);
+	recover_report(image, &info, true, false);
+	return 0;
+}
+
+int daemon_recover_to_memory(struct daemon_fs *dfs,
+			     struct journal_recovery_info *info,
+			     bool *damaged)
+{
+	const char *image = dfs->opts.image;
+	struct journal_overlay *ov = NULL;
+	struct journal *j;
+	int ret, status;
+
+	*damaged = false;
+	memset(info, 0, sizeof(*info));
+	status = recover_open_journal(dfs, true, &j);
+	if (status)
+		return status;
+	ret = journal_recover_to_memory(j, info, &ov);
+	journal_close(j);
+	switch (ret) {
+	case 0:
+		break;
+	case -EUCLEAN:
+		/* what could be replayed is in @ov: mount that, and warn */
+		*damaged = true;
+		break;
+	case -EOPNOTSUPP:
+		fprintf(stderr,
+			"uext4: %s: the journal needs fast-commit replay, which uext4 does not do;\n"
+			"uext4: replay it with e2fsck (or a kernel mount) first, or add -o norecovery to mount read-only without replaying (recent changes will be missing)\n",
+			image);
+		return DAEMON_EXIT_REFUSED;
+	case -EIO:
+		fprintf(stderr,
+			"uext4: %s: I/O error while replaying the journal in memory; nothing was mounted\n",
+			image);
+		return DAEMON_EXIT_INTERNAL;
+	default:
+		fprintf(stderr, "uext4: %s: journal replay in memory failed: %s\n",
+			image, strerror(-ret));
+		return DAEMON_EXIT_INTERNAL;
+	}
+	/* before anything reads the file system for the mount */
+	dfs->overlay = ov;
+	cache_bdev_set_read_overlay(dfs->efs.bdev, journal_overlay_bdev_read, ov);
+	recover_report(image, info, !*damaged, true);
+	if (*damaged)
+		fprintf(stderr,
+			"uext4: %s: warning: the journal is damaged; mounting read-only with what it held replayed in memory as far as possible;\n"
+			"uext4: the file system must be checked: run e2fsck -f on it\n",
+			image);
 	return 0;
 }

@@ -8,7 +8,9 @@
  *   meta_cache.c  write-back LRU cache of metadata blocks
  *   format.c      jbd2 block encoders, decoders, checksums (format.h)
  *   log.c         the log: journal inode map, open/close, block I/O
- *   recovery.c    replay: scan, revoke and replay passes
+ *   recovery.c    replay: scan, revoke and replay passes, to the device
+ *                 or to memory
+ *   overlay.c     the in-memory replay: block table and overlay reads
  *   transaction.c the writer: transactions, commit, checkpoint, lookup
  */
 #ifndef UEXT4_JOURNAL_INTERNAL_H
@@ -360,5 +362,23 @@ int journal_sb_write(struct journal *j);
 
 /** journal_writer_free() - transaction.c: release @j->writer (close). */
 void journal_writer_free(struct journal *j);
+
+/* ---- the in-memory replay (overlay.c) ------------------------------------ */
+
+/** journal_overlay_new() - an empty table of @blocksize blocks. 0, -ENOMEM. */
+int journal_overlay_new(unsigned int blocksize, struct journal_overlay **out);
+
+/**
+ * journal_overlay_slot() - the data of home block @blocknr in @ov, added
+ * (uninitialized) when absent: the replay copies the block into *@dst, a
+ * later copy of the same block overwriting the earlier one.
+ * Context: only while the replay builds @ov. Return: 0, -ENOMEM.
+ */
+int journal_overlay_slot(struct journal_overlay *ov, uint64_t blocknr,
+			 unsigned char **dst);
+
+/** journal_overlay_lookup() - the data of @blocknr, or NULL if not held. */
+const unsigned char *journal_overlay_lookup(const struct journal_overlay *ov,
+					    uint64_t blocknr);
 
 #endif /* UEXT4_JOURNAL_INTERNAL_H */

@@ -261,7 +261,8 @@ struct journal_geometry {
 
 /**
  * journal_open() - read and check the journal superblock (block 0).
- * @readonly: never write (journal_recover() then fails with -EROFS).
+ * @readonly: never write (journal_recover() then fails with -EROFS;
+ *            journal_recover_to_memory() works).
  * Return: 0; -EUCLEAN damaged superblock (a message on stderr says
  * which field); -EOPNOTSUPP unsupported journal features; -EIO; -ENOMEM.
  */
@@ -333,6 +334,66 @@ struct journal_recovery_info {
  * for a read-only journal.
  */
 int journal_recover(struct journal *j, struct journal_recovery_info *info);
+
+/**
+ * struct journal_overlay - the result of journal_recover_to_memory(): the
+ * replayed home blocks, held in memory (opaque; journal/overlay.c).
+ * Context: built by the replay, never changed afterwards; any number of
+ * threads may read it at once without a lock.
+ */
+struct journal_overlay;
+
+/**
+ * journal_recover_to_memory() - replay the log into memory, for a
+ * read-only mount: the same three passes as journal_recover(), the same
+ * blocks with the same stopping point and the same skips (revoked blocks,
+ * blocks failing their tag checksum, blocks past the device end), but
+ * each replayed block goes into an in-memory table (the last copy of a
+ * block wins) instead of its home location. Nothing is written — @j may
+ * be read-only — and the log is left as it is (it still needs recovery).
+ * Log blocks that the replay overwrites are read, later in the replay, as
+ * the table holds them (as e2fsck, which writes each block at once, would
+ * read them).
+ * @info: filled as journal_recover() fills it (what the caller would
+ *        record in the superblock; here only reported).
+ * @out:  receives the table on 0 and -EUCLEAN (empty for a clean log;
+ *        free it with journal_overlay_free()), NULL otherwise.
+ * Return: 0 when every committed transaction was replayed; -EUCLEAN when
+ * the log was damaged (*@out holds what could be replayed, as
+ * journal_recover() would have written); -EOPNOTSUPP fast-commit replay
+ * needed; -EIO a log block could not be read; -ENOMEM.
+ */
+int journal_recover_to_memory(struct journal *j,
+			      struct journal_recovery_info *info,
+			      struct journal_overlay **out);
+
+/**
+ * journal_overlay_read() - lay @ov over @len bytes just read from the
+ * device at byte @pos (relative to the file system start, as struct
+ * cache_bio): the bytes of every block @ov holds are replaced by the
+ * replayed ones; the range may start and end anywhere inside blocks.
+ * Context: any thread, concurrently with other readers; no lock, no I/O.
+ * Return: the number of bytes replaced.
+ */
+size_t journal_overlay_read(const struct journal_overlay *ov, uint64_t pos,
+			    void *buf, size_t len);
+
+/**
+ * journal_overlay_bdev_read() - journal_overlay_read() as a
+ * cache_bdev_overlay_fn: cache_bdev_set_read_overlay(bdev,
+ * journal_overlay_bdev_read, ov) makes every read of the engine see the
+ * replayed blocks. @ov must outlive the installation.
+ */
+void journal_overlay_bdev_read(void *ov, uint64_t pos, void *buf, size_t len);
+
+/** journal_overlay_nr_blocks() - blocks held by @ov (0 for NULL). */
+uint64_t journal_overlay_nr_blocks(const struct journal_overlay *ov);
+
+/**
+ * journal_overlay_free() - release @ov (NULL is fine). Uninstall it from
+ * its engine, or close the engine, first: no reader may be left.
+ */
+void journal_overlay_free(struct journal_overlay *ov);
 
 /**
  * journal_lookup() - the newest committed but not yet checkpointed copy of

@@ -13,9 +13,15 @@
  *   REPLAY  write every logged block home, unless revoked by the same or
  *           a later transaction or failing its tag checksum.
  *
- * Then the journal superblock is reset the way e2fsck leaves it. What
- * happens to the ext4 superblock (needs_recovery, EXT2_ERROR_FS, the
- * valid flag) is the caller's, through struct journal_recovery_info.
+ * REPLAY hands each block to a sink (struct recovery_sink_ops): the
+ * device sink batches home writes (journal_recover()), the memory sink
+ * fills a struct journal_overlay (journal_recover_to_memory(), overlay.c)
+ * and writes nothing. The passes are the same code for both.
+ *
+ * After a device replay the journal superblock is reset the way e2fsck
+ * leaves it. What happens to the ext4 superblock (needs_recovery,
+ * EXT2_ERROR_FS, the valid flag) is the caller's, through struct
+ * journal_recovery_info.
  *
  * Where the kernel's code has quirks (a failed commit "breaks" out of the
  * switch only, so the walk goes on with the same transaction; tid 0 means
@@ -144,13 +150,40 @@ static bool revoke_test(const struct revoke_table *t, uint64_t blocknr,
 
 /* ---- the replay state ---------------------------------------------------- */
 
+struct recovery;
+
+/**
+ * struct recovery_sink_ops - where the REPLAY pass puts home blocks.
+ * @slot:   required. Called for each block to replay (already checked to
+ *          be inside the device): *@dst receives the buffer, blocksize
+ *          bytes, that will hold home block @blocknr — the copy put
+ *          earlier for the same block, or a new one; the caller then
+ *          fills it whole. Return: 0, -EIO (a queued batch failed to go
+ *          out, r->io_error set), -ENOMEM.
+ * @lookup: required. The copy of device block @blocknr put so far that
+ *          the device does not hold yet, or NULL. Log reads are patched
+ *          with it, so that a log replaying onto its own blocks reads
+ *          what e2fsck (which writes each block at once) reads.
+ * @finish: required. Called once after the passes, also after a failed
+ *          one: send what is still queued. Return: 0 or -EIO.
+ */
+struct recovery_sink_ops {
+	int (*slot)(struct recovery *r, uint64_t blocknr, unsigned char **dst);
+	const unsigned char *(*lookup)(const struct recovery *r,
+				       uint64_t blocknr);
+	int (*finish)(struct recovery *r);
+};
+
 /**
  * struct recovery - one journal_recover() call.
  * @win/@win_base/@win_nr: readahead window of log blocks
  *        [@win_base, @win_base + @win_nr); @win_phys their device blocks.
- * @out/@out_blocks/@out_nr: home writes not submitted yet, one slot per
- *        home block (a later copy overwrites the slot: the batch goes out
- *        in parallel, so it must not hold two writes of one block).
+ * @sink: where replayed blocks go (device or memory sink below).
+ * @out/@out_blocks/@out_nr: device sink: home writes not submitted yet,
+ *        one slot per home block (a later copy overwrites the slot: the
+ *        batch goes out in parallel, so it must not hold two writes of
+ *        one block).
+ * @ov:   memory sink: the table being filled.
  * @end: end_transaction of the SCAN pass; 0 = not known yet (kernel).
  * @io_error: a device read or write failed.
  * @bad_home: a tag named a block past the device end (never written).
@@ -158,6 +191,7 @@ static bool revoke_test(const struct revoke_table *t, uint64_t blocknr,
 struct recovery {
 	struct journal *j;
 	struct journal_recovery_info *info;
+	const struct recovery_sink_ops *sink;
 	struct revoke_table revokes;
 	unsigned char *win;
 	uint64_t win_phys[RECOVERY_RA_BLOCKS];
@@ -167,6 +201,7 @@ struct recovery {
 	uint64_t out_blocks[RECOVERY_BATCH_BLOCKS];
 	unsigned int out_nr;
 	struct cache_bio bios[RECOVERY_BATCH_BLOCKS];
+	struct journal_overlay *ov;
 	unsigned char *desc;
 	struct journal_tag *tags;
 	unsigned int max_tags;
@@ -189,10 +224,9 @@ static unsigned char *out_block(struct recovery *r, unsigned int i)
 /*
  * Read log blocks [@logblk, ...) into the window: up to
  * RECOVERY_RA_BLOCKS, not past the log's length (the kernel's
- * do_readahead()), physically contiguous runs merged into one bio. Home
- * writes still queued are laid over what was read, so that a log that
- * replays onto its own blocks reads what e2fsck (which writes each block
- * at once) would read.
+ * do_readahead()), physically contiguous runs merged into one bio. What
+ * the sink holds and the device does not (sink->lookup) is laid over what
+ * was read.
  */
 static int win_fill(struct recovery *r, uint32_t logblk)
 {
@@ -220,11 +254,12 @@ static int win_fill(struct recovery *r, uint32_t logblk)
 		r->io_error = true;
 		return -EIO;
 	}
-	for (unsigned int i = 0; i < n; i++)
-		for (unsigned int k = 0; k < r->out_nr; k++)
-			if (r->out_blocks[k] == r->win_phys[i])
-				memcpy(win_block(r, i), out_block(r, k),
-				       j->blocksize);
+	for (unsigned int i = 0; i < n; i++) {
+		const unsigned char *held = r->sink->lookup(r, r->win_phys[i]);
+
+		if (held)
+			memcpy(win_block(r, i), held, j->blocksize);
+	}
 	r->win_base = logblk;
 	r->win_nr = n;
 	return 0;
@@ -254,6 +289,8 @@ static int log_get(struct recovery *r, uint32_t logblk,
 	return 0;
 }
 
+/* ---- the device sink: batched home writes -------------------------------- */
+
 static int out_submit(struct recovery *r)
 {
 	struct journal *j = r->j;
@@ -270,29 +307,10 @@ static int out_submit(struct recovery *r)
 	return ret;
 }
 
-/*
- * Queue the replay of @data to home block @blocknr.
- * Return: 0; 1 when @blocknr is past the device (skipped); -EIO.
- */
-static int out_add(struct recovery *r, uint64_t blocknr, const void *data,
-		   bool escape)
+static int dev_slot(struct recovery *r, uint64_t blocknr, unsigned char **dst)
 {
-	struct journal *j = r->j;
-	struct cache_bio probe;
 	unsigned int slot;
-	unsigned char *dst;
 
-	if (journal_home_bio(j, blocknr, NULL, true, &probe)) {
-		/*
-		 * e2fsck would try the write (and fail on a block device,
-		 * or grow an image file); we never write past the device.
-		 */
-		fprintf(stderr,
-			"uext4: journal: block %llu past the device end, "
-			"not replayed\n", (unsigned long long)blocknr);
-		r->bad_home = true;
-		return 1;
-	}
 	for (slot = 0; slot < r->out_nr; slot++)
 		if (r->out_blocks[slot] == blocknr)
 			break;
@@ -306,7 +324,76 @@ static int out_add(struct recovery *r, uint64_t blocknr, const void *data,
 		slot = r->out_nr++;
 		r->out_blocks[slot] = blocknr;
 	}
-	dst = out_block(r, slot);
+	*dst = out_block(r, slot);
+	return 0;
+}
+
+static const unsigned char *dev_lookup(const struct recovery *r,
+				       uint64_t blocknr)
+{
+	for (unsigned int k = 0; k < r->out_nr; k++)
+		if (r->out_blocks[k] == blocknr)
+			return r->out + (size_t)k * r->j->blocksize;
+	return NULL;
+}
+
+static const struct recovery_sink_ops recovery_dev_sink = {
+	.slot = dev_slot,
+	.lookup = dev_lookup,
+	.finish = out_submit,
+};
+
+/* ---- the memory sink: a journal_overlay ---------------------------------- */
+
+static int mem_slot(struct recovery *r, uint64_t blocknr, unsigned char **dst)
+{
+	return journal_overlay_slot(r->ov, blocknr, dst);
+}
+
+static const unsigned char *mem_lookup(const struct recovery *r,
+				       uint64_t blocknr)
+{
+	return journal_overlay_lookup(r->ov, blocknr);
+}
+
+static int mem_finish(struct recovery *r)
+{
+	(void)r;
+	return 0;
+}
+
+static const struct recovery_sink_ops recovery_mem_sink = {
+	.slot = mem_slot,
+	.lookup = mem_lookup,
+	.finish = mem_finish,
+};
+
+/*
+ * Replay @data to home block @blocknr through the sink.
+ * Return: 0; 1 when @blocknr is past the device (skipped); -EIO, -ENOMEM.
+ */
+static int out_add(struct recovery *r, uint64_t blocknr, const void *data,
+		   bool escape)
+{
+	struct journal *j = r->j;
+	struct cache_bio probe;
+	unsigned char *dst;
+	int ret;
+
+	if (journal_home_bio(j, blocknr, NULL, true, &probe)) {
+		/*
+		 * e2fsck would try the write (and fail on a block device,
+		 * or grow an image file); we never write past the device.
+		 */
+		fprintf(stderr,
+			"uext4: journal: block %llu past the device end, "
+			"not replayed\n", (unsigned long long)blocknr);
+		r->bad_home = true;
+		return 1;
+	}
+	ret = r->sink->slot(r, blocknr, &dst);
+	if (ret)
+		return ret;
 	memcpy(dst, data, j->blocksize);
 	if (escape) {
 		/* The writer zeroed a leading magic number; put it back. */
@@ -552,25 +639,32 @@ done:
 	return success;
 }
 
-/* ---- journal_recover() --------------------------------------------------- */
+/* ---- journal_recover(), journal_recover_to_memory() ---------------------- */
 
 static int recovery_init(struct recovery *r, struct journal *j,
-			 struct journal_recovery_info *info)
+			 struct journal_recovery_info *info,
+			 const struct recovery_sink_ops *sink)
 {
 	memset(r, 0, sizeof(*r));
 	r->j = j;
 	r->info = info;
+	r->sink = sink;
 	r->max_tags = j->blocksize / 8 + 1;
 	r->win = journal_block_alloc(j, RECOVERY_RA_BLOCKS);
-	r->out = journal_block_alloc(j, RECOVERY_BATCH_BLOCKS);
+	if (sink == &recovery_dev_sink)
+		r->out = journal_block_alloc(j, RECOVERY_BATCH_BLOCKS);
+	else if (journal_overlay_new(j->blocksize, &r->ov))
+		r->ov = NULL;
 	r->desc = malloc(j->blocksize);
 	r->tags = calloc(r->max_tags, sizeof(*r->tags));
 	r->records = calloc(j->blocksize / 4, sizeof(*r->records));
-	if (!r->win || !r->out || !r->desc || !r->tags || !r->records)
+	if (!r->win || !(r->out || r->ov) || !r->desc || !r->tags ||
+	    !r->records)
 		return -ENOMEM;
 	return 0;
 }
 
+/* Frees everything but r->ov (the memory replay's result). */
 static void recovery_fini(struct recovery *r)
 {
 	free(r->revokes.slots);
@@ -581,41 +675,89 @@ static void recovery_fini(struct recovery *r)
 	free(r->records);
 }
 
-int journal_recover(struct journal *j, struct journal_recovery_info *info)
+/*
+ * What both replays do first. Return: 1 when the log is clean (nothing
+ * to replay, @info filled), 0 to go on, -EOPNOTSUPP for fast commits.
+ */
+static int recovery_start(struct journal *j,
+			  struct journal_recovery_info *info)
 {
-	struct recovery r;
-	int err, ret;
-
 	memset(info, 0, sizeof(*info));
 	info->start_tid = j->sb.sequence;
 	info->end_tid = j->sb.sequence;
 	info->journal_errno = j->sb.errno_;
 	info->fs_error = j->sb.errno_ != 0;
 	if (!j->sb.start)
-		return 0;
-	if (j->readonly)
-		return -EROFS;
+		return 1;
 	if (j->sb.feature_incompat & JOURNAL_INCOMPAT_FAST_COMMIT) {
 		fprintf(stderr, "uext4: journal: fast-commit replay is not "
 			"supported; run e2fsck\n");
 		return -EOPNOTSUPP;
 	}
+	return 0;
+}
 
-	ret = recovery_init(&r, j, info);
-	if (ret)
-		goto out_fini;
-	err = one_pass(&r, PASS_SCAN);
+/*
+ * The three passes, then the sink's finish. Return: the passes' verdict
+ * (0, -EUCLEAN), or -ENOMEM / -EIO when the replay could not be carried
+ * out (a device replay leaves the log alone then).
+ */
+static int recovery_passes(struct recovery *r)
+{
+	int err, ret;
+
+	err = one_pass(r, PASS_SCAN);
 	if (!err)
-		err = one_pass(&r, PASS_REVOKE);
+		err = one_pass(r, PASS_REVOKE);
 	if (!err) {
 		/* Nothing was replayed unless this pass ran. */
-		info->end_tid = r.end;
-		err = one_pass(&r, PASS_REPLAY);
+		r->info->end_tid = r->end;
+		err = one_pass(r, PASS_REPLAY);
 	}
-	ret = out_submit(&r);
-	if (err == -ENOMEM || r.io_error || ret) {
+	ret = r->sink->finish(r);
+	if (err == -ENOMEM)
+		return -ENOMEM;
+	if (r->io_error || ret)
+		return -EIO;
+	return err;
+}
+
+/*
+ * e2fsck's verdict on a replay that ran (@err 0 or -EUCLEAN), in @info:
+ * a failed commit marks the file system with errors, damage makes it not
+ * valid. Return: 0, or -EUCLEAN for a damaged log.
+ */
+static int recovery_verdict(struct recovery *r, int err)
+{
+	if (!err) {
+		if (r->info->failed_commit)
+			r->info->fs_error = true;
+	} else {
+		r->info->fs_not_valid = true;	/* e2fsck_clear_recover(ctx, 1) */
+	}
+	if (r->bad_home)
+		r->info->fs_not_valid = true;
+	return err || r->info->failed_commit || r->bad_home ? -EUCLEAN : 0;
+}
+
+int journal_recover(struct journal *j, struct journal_recovery_info *info)
+{
+	struct recovery r;
+	int err, ret;
+
+	ret = recovery_start(j, info);
+	if (ret)
+		return ret > 0 ? 0 : ret;
+	if (j->readonly)
+		return -EROFS;
+
+	ret = recovery_init(&r, j, info, &recovery_dev_sink);
+	if (ret)
+		goto out_fini;
+	err = recovery_passes(&r);
+	if (err == -ENOMEM || err == -EIO) {
 		/* The log stays as it is: a later replay starts over. */
-		ret = err == -ENOMEM ? -ENOMEM : -EIO;
+		ret = err;
 		goto out_fini;
 	}
 	if (cache_bdev_flush(j->bdev)) {
@@ -630,22 +772,43 @@ int journal_recover(struct journal *j, struct journal_recovery_info *info)
 	 * -EINVAL in s_errno, and e2fsck_check_ext3_journal() then moves
 	 * any s_errno into EXT2_ERROR_FS and clears it.
 	 */
-	if (!err) {
+	if (!err)
 		j->sb.sequence = r.end + 1;
-		if (info->failed_commit)
-			info->fs_error = true;
-	} else {
-		info->fs_not_valid = true;	/* e2fsck_clear_recover(ctx, 1) */
-	}
-	if (r.bad_home)
-		info->fs_not_valid = true;
+	err = recovery_verdict(&r, err);
 	j->sb.start = 0;
 	j->sb.errno_ = 0;
 	ret = journal_sb_write(j);
-	if (!ret && (err || info->failed_commit || r.bad_home))
-		ret = -EUCLEAN;
+	if (!ret)
+		ret = err;
 
 out_fini:
+	recovery_fini(&r);
+	return ret;
+}
+
+int journal_recover_to_memory(struct journal *j,
+			      struct journal_recovery_info *info,
+			      struct journal_overlay **out)
+{
+	struct recovery r;
+	int ret;
+
+	*out = NULL;
+	ret = recovery_start(j, info);
+	if (ret < 0)
+		return ret;
+	if (ret > 0)
+		return journal_overlay_new(j->blocksize, out);
+
+	ret = recovery_init(&r, j, info, &recovery_mem_sink);
+	if (!ret)
+		ret = recovery_passes(&r);
+	if (ret == -ENOMEM || ret == -EIO) {
+		journal_overlay_free(r.ov);
+	} else {
+		ret = recovery_verdict(&r, ret);
+		*out = r.ov;
+	}
 	recovery_fini(&r);
 	return ret;
 }

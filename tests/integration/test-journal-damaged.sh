@@ -19,8 +19,13 @@
 # report. When uext4 wrote the image, B must equal A block for block except
 # for the superblock fields a mount legitimately changes (see
 # test-journal-debugfs.sh); a refused, untouched image is fine. A read-only
-# mount must be refused (exit 3) while the image needs recovery, or mount
-# when it does not, and never write the image.
+# mount (copy R) replays the journal in memory and never writes the image:
+# exit 0, or 3 — where the read-write mount was refused before replaying
+# (a damaged journal superblock or inode, fast commits) it must be 3; where
+# the read-write mount replayed and mounted, it must mount and show the
+# same tree (names, types, modes, sizes, link counts, mtimes, contents);
+# where the read-write replay met damage, it mounts (with a warning to run
+# e2fsck -f) or is refused.
 #
 #   UEXT4_JOURNAL_SEED=N     seed of the bit-flip trials (printed)
 #   UEXT4_JOURNAL_TRIALS=N   number of trials (default 40, 24 under ASan)
@@ -94,10 +99,37 @@ status_text() {
 	fi
 }
 
+# tree_list DIR OUT - every entry of DIR: name, type, mode, size, link
+# count, mtime, symlink target (OUT.list) and file contents (OUT.sum);
+# unreadable entries are left out (damaged images).
+tree_list() {
+	(
+		cd "$1" || exit 0
+		find . -printf '%p %y %m %s %n %T@ %l\n' 2>/dev/null | LC_ALL=C sort > "$2.list"
+		find . -type f -print0 2>/dev/null | LC_ALL=C sort -z |
+			xargs -0 -r sha256sum 2>/dev/null > "$2.sum"
+	) || true
+}
+
+# same_tree A B - listings A and B (tree_list) agree; prints the first
+# differences otherwise.
+same_tree() {
+	local ext rc=0
+	for ext in list sum; do
+		cmp -s "$1.$ext" "$2.$ext" && continue
+		diff "$1.$ext" "$2.$ext" | head -10 | sed 's/^/    /'
+		rc=1
+	done
+	return "$rc"
+}
+
 # run_uext4 IMG MNT LOG [uext4 options...] - run the daemon in the
 # foreground (its whole stderr, sanitizer reports included, goes to LOG),
-# unmount as soon as it has mounted, and wait for it to exit. Sets RC (exit
-# status, 128+signal, or "hang") and MOUNTED (1 when it mounted).
+# unmount as soon as it has mounted (after listing its tree into $LIST_TO
+# with tree_list, when LIST_TO is set: read-write mounts that are listed
+# get -o noatime, so that the listing writes nothing), and wait for it to
+# exit. Sets RC (exit status, 128+signal, or "hang") and MOUNTED (1 when
+# it mounted).
 run_uext4() {
 	local img=$1 mnt=$2 log=$3 pid i
 	shift 3
@@ -113,6 +145,9 @@ run_uext4() {
 		sleep 0.05
 	done
 	is_mounted "$mnt" && MOUNTED=1
+	if [ "$MOUNTED" = 1 ] && [ -n "${LIST_TO:-}" ]; then
+		timeout 300 bash -c "$(declare -f tree_list); tree_list '$mnt' '$LIST_TO'" || true
+	fi
 	if [ "$MOUNTED" = 1 ]; then
 		timeout 60 umount "$mnt" || { fuse_abort "$mnt"; umount -l "$mnt" || true; }
 	fi
@@ -256,7 +291,7 @@ check_damaged() {
 	cp --sparse=always "$orig" "$dir/B"
 	e2fsck -y -E journal_only "$dir/A" >"$dir/A.log" 2>&1 || rcA=$?
 
-	run_uext4 "$dir/B" "$dir/mnt" "$dir/B.log"
+	LIST_TO=$dir/B run_uext4 "$dir/B" "$dir/mnt" "$dir/B.log" -o noatime
 	rcB=$RC mB=$MOUNTED
 	sanitizer_clean "$dir/B.log" || why+=("sanitizer report (rw mount)")
 	case $rcB in
@@ -287,14 +322,28 @@ check_damaged() {
 	fi
 
 	cp --sparse=always "$orig" "$dir/R"
-	run_uext4 "$dir/R" "$dir/mnt" "$dir/R.log" -o ro
+	LIST_TO=$dir/R run_uext4 "$dir/R" "$dir/mnt" "$dir/R.log" -o ro
 	sanitizer_clean "$dir/R.log" || why+=("sanitizer report (ro mount)")
-	if needs_recovery "$orig"; then
-		[ "$RC" = 3 ] || why+=("ro mount of an image needing recovery: $(status_text "$RC"), wanted exit 3")
-	else
-		[ "$RC" = 0 ] || [ "$RC" = 3 ] || why+=("ro mount: $(status_text "$RC")")
+	case $RC in
+	0) [ "$MOUNTED" = 1 ] || why+=("ro mount: exit 0 but never mounted") ;;
+	3) [ -s "$dir/R.log" ] || why+=("ro mount refused without a message") ;;
+	*) why+=("ro mount: $(status_text "$RC"): $(head -c 300 "$dir/R.log")") ;;
+	esac
+	if [ "$res" = "refused, image untouched" ] && [ "$rcB" = 3 ] &&
+	   needs_recovery "$orig"; then
+		[ "$RC" = 3 ] || why+=("rw refused before replaying, but ro $(status_text "$RC")")
+	elif [ "$rcB" = 0 ] && [ "$mB" = 1 ]; then
+		if [ "$RC" != 0 ] || [ "$MOUNTED" != 1 ]; then
+			why+=("rw replayed and mounted, but ro $(status_text "$RC")")
+		elif needs_recovery "$orig"; then
+			same_tree "$dir/B" "$dir/R" >"$dir/tree.txt" ||
+				why+=("ro view differs from the rw replay's: $(tr '\n' ' ' <"$dir/tree.txt" | head -c 300)")
+		fi
 	fi
+	[ "$RC" != 0 ] || ! needs_recovery "$orig" || grep -q "in memory, image not written" "$dir/R.log" ||
+		why+=("ro mount: no in-memory recovery message")
 	cmp -s "$orig" "$dir/R" || why+=("ro mount changed the image")
+	[ "$RC" = 0 ] && res="$res; ro mounted" || res="$res; ro $(status_text "$RC")"
 
 	if [ ${#why[@]} -eq 0 ]; then
 		NPASS_LINE="$name: e2fsck exit $rcA, uext4 $(status_text "$rcB") ($res)"

@@ -18,7 +18,10 @@
 #   C  e2fsck -fy                  replay and full check: must succeed
 #   B  uext4 read-write mount + unmount
 #   A2 A, then a uext4 read-write mount + unmount (nothing to replay)
-#   R  uext4 -o ro: refused (exit 3), image untouched
+#   R  uext4 -o ro: replayed in memory, mounted (exit 0), image untouched;
+#      its tree (names, types, modes, sizes, link counts, mtimes, file
+#      contents) is the tree B shows while mounted (or A2's, when B was
+#      refused)
 #   N  uext4 -o norecovery: mounted read-only, image untouched
 # B must equal A2 block for block, except for the superblock (primary and
 # backups) fields that differ between two mounts (SB_ALLOWED below); the
@@ -97,10 +100,37 @@ status_text() {
 	fi
 }
 
+# tree_list DIR OUT - every entry of DIR: name, type, mode, size, link
+# count, mtime, symlink target (OUT.list) and file contents (OUT.sum);
+# unreadable entries are left out (damaged images).
+tree_list() {
+	(
+		cd "$1" || exit 0
+		find . -printf '%p %y %m %s %n %T@ %l\n' 2>/dev/null | LC_ALL=C sort > "$2.list"
+		find . -type f -print0 2>/dev/null | LC_ALL=C sort -z |
+			xargs -0 -r sha256sum 2>/dev/null > "$2.sum"
+	) || true
+}
+
+# same_tree A B - listings A and B (tree_list) agree; prints the first
+# differences otherwise.
+same_tree() {
+	local ext rc=0
+	for ext in list sum; do
+		cmp -s "$1.$ext" "$2.$ext" && continue
+		diff "$1.$ext" "$2.$ext" | head -10 | sed 's/^/    /'
+		rc=1
+	done
+	return "$rc"
+}
+
 # run_uext4 IMG MNT LOG [uext4 options...] - run the daemon in the
 # foreground (its whole stderr, sanitizer reports included, goes to LOG),
-# unmount as soon as it has mounted, and wait for it to exit. Sets RC (exit
-# status, 128+signal, or "hang") and MOUNTED (1 when it mounted).
+# unmount as soon as it has mounted (after listing its tree into $LIST_TO
+# with tree_list, when LIST_TO is set: read-write mounts that are listed
+# get -o noatime, so that the listing writes nothing), and wait for it to
+# exit. Sets RC (exit status, 128+signal, or "hang") and MOUNTED (1 when
+# it mounted).
 run_uext4() {
 	local img=$1 mnt=$2 log=$3 pid i
 	shift 3
@@ -116,6 +146,9 @@ run_uext4() {
 		sleep 0.05
 	done
 	is_mounted "$mnt" && MOUNTED=1
+	if [ "$MOUNTED" = 1 ] && [ -n "${LIST_TO:-}" ]; then
+		timeout 300 bash -c "$(declare -f tree_list); tree_list '$mnt' '$LIST_TO'" || true
+	fi
 	if [ "$MOUNTED" = 1 ]; then
 		timeout 60 umount "$mnt" || { fuse_abort "$mnt"; umount -l "$mnt" || true; }
 	fi
@@ -271,7 +304,7 @@ failures=()
 # same source, so the comparison still pins down the replay. B against A
 # itself is printed too. A refused B is compared with A.
 check_replay() {
-	local name=$1 img=$2 dir=$WORK/$1 why=() rcA=0 rcC=0 rcB mB damaged=0 va vb ref nrep
+	local name=$1 img=$2 dir=$WORK/$1 why=() rcA=0 rcC=0 rcB mB rcA2 mA2 damaged=0 va vb ref nrep
 	mkdir -p "$dir"
 	cp --sparse=always "$img" "$dir/A"
 	cp --sparse=always "$img" "$dir/B"
@@ -291,11 +324,12 @@ check_replay() {
 		why+=("e2fsck's replay changed only $nrep block(s): the case builds no transaction to replay")
 	fi
 
-	run_uext4 "$dir/B" "$dir/mnt" "$dir/B.log"
+	LIST_TO=$dir/B run_uext4 "$dir/B" "$dir/mnt" "$dir/B.log" -o noatime
 	rcB=$RC mB=$MOUNTED
 	sanitizer_clean "$dir/B.log" || why+=("sanitizer report (rw mount)")
 	cp --sparse=always "$dir/A" "$dir/A2"
-	run_uext4 "$dir/A2" "$dir/mnt" "$dir/A2.log"
+	LIST_TO=$dir/A2 run_uext4 "$dir/A2" "$dir/mnt" "$dir/A2.log" -o noatime
+	rcA2=$RC mA2=$MOUNTED
 	sanitizer_clean "$dir/A2.log" || why+=("sanitizer report (mount of A)")
 	if [ "$damaged" = 1 ]; then
 		[ "$rcB" = 3 ] || why+=("e2fsck found the journal damaged; uext4 $(status_text "$rcB"), wanted exit 3")
@@ -331,13 +365,27 @@ check_replay() {
 	vb=$(fsck_verdict "$dir/B")
 	[ "$va" = "$vb" ] || why+=("e2fsck -fn: $va after e2fsck's replay, $vb after uext4's")
 
-	# Read-only: refused while the journal needs recovery; norecovery:
-	# mounted read-only without replay. Neither writes the image.
+	# Read-only: replayed in memory, the tree of the replayed image;
+	# norecovery: mounted read-only without replay. Neither writes the
+	# image.
 	if needs_recovery "$img"; then
 		cp --sparse=always "$img" "$dir/R"
-		run_uext4 "$dir/R" "$dir/mnt" "$dir/R.log" -o ro
+		LIST_TO=$dir/R run_uext4 "$dir/R" "$dir/mnt" "$dir/R.log" -o ro
 		sanitizer_clean "$dir/R.log" || why+=("sanitizer report (ro mount)")
-		[ "$RC" = 3 ] || why+=("ro mount of an image needing recovery: $(status_text "$RC"), wanted exit 3")
+		if [ "$rcB" = 3 ] && [ "$rcA2" = 3 ]; then
+			# refused after the replay, as e2fsck's result is
+			[ "$RC" = 0 ] || [ "$RC" = 3 ] ||
+				why+=("ro mount of an image needing recovery: $(status_text "$RC"), wanted exit 0 or 3")
+		elif [ "$RC" != 0 ] || [ "$MOUNTED" != 1 ]; then
+			why+=("ro mount of an image needing recovery: $(status_text "$RC") (mounted=$MOUNTED), wanted exit 0")
+		fi
+		if [ "$MOUNTED" = 1 ] && [ "$mB" = 1 ] && [ "$rcB" = 0 ]; then
+			same_tree "$dir/B" "$dir/R" >"$dir/tree.txt" ||
+				why+=("ro view differs from the rw replay's: $(tr '\n' ' ' <"$dir/tree.txt" | head -c 300)")
+		elif [ "$MOUNTED" = 1 ] && [ "$mA2" = 1 ] && [ "$rcA2" = 0 ]; then
+			same_tree "$dir/A2" "$dir/R" >"$dir/tree.txt" ||
+				why+=("ro view differs from e2fsck's replay: $(tr '\n' ' ' <"$dir/tree.txt" | head -c 300)")
+		fi
 		cmp -s "$img" "$dir/R" || why+=("ro mount changed the image")
 		cp --sparse=always "$img" "$dir/R"
 		run_uext4 "$dir/R" "$dir/mnt" "$dir/N.log" -o norecovery

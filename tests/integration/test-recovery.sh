@@ -7,8 +7,15 @@
 #  - files, directories, a symlink, a rename and a removal done before the
 #    shutdown are all there after the replay, with their contents;
 #    needs_recovery is gone, e2fsck -fn is clean
-#  - before that: a read-only mount is refused (status 3) and -o norecovery
-#    mounts read-only with a warning, both leaving the image byte-identical
+#  - before that: a read-only mount replays the journal in memory: the
+#    tree it shows (names, types, modes, sizes, link counts, mtimes,
+#    contents) is the tree of a copy replayed by e2fsck -fy and the tree of
+#    the read-write replay, and the image stays byte-identical; -o
+#    norecovery mounts read-only with a warning, image untouched. The
+#    crash image is copied right after the shutdown, before the kernel's
+#    unmount writes home blocks
+#  - a file system forced read-only (bigalloc) needing recovery: the same
+#    in-memory replay, the same tree as e2fsck's replay, image untouched
 #  - orphans: a file unlinked while a process held it open is on the
 #    orphan list (or in the orphan file, mkfs -O orphan_file) after the
 #    replay (checked on a copy replayed by debugfs journal_run, which does
@@ -16,8 +23,10 @@
 #    e2fsck -fn clean without a word about orphans
 #  - e2fsprogs' journal images (corpus): the superblock after a rw mount
 #    (replayed, or refused after a damaged log) is the one e2fsck -E
-#    journal_only leaves; journals uext4 cannot replay (fast commit, a
-#    damaged journal superblock or inode) are refused, image untouched
+#    journal_only leaves; a ro mount before it writes nothing and mounts
+#    (a damaged log: with a warning to run e2fsck -f); journals uext4
+#    cannot replay (fast commit, a damaged journal superblock or inode)
+#    are refused, rw and ro, image untouched
 . "$(dirname "$0")/lib.sh"
 require_root
 require_cmd debugfs dumpe2fs cmp losetup
@@ -37,10 +46,63 @@ needs_recovery() {
 	grep -q '^Filesystem features:.*needs_recovery' <<<"$sb"
 }
 
-# shutdown_kernel MNT - crash the kernel mount (journal flushed) and unmount.
+# shutdown_kernel MNT [IMG] - crash the kernel mount (journal flushed) and
+# unmount. With IMG: IMG is left as the crash left it (copied before the
+# unmount, which still writes home blocks of a shut-down file system).
 shutdown_kernel() {
 	"$UEXT4_TEST_SHUTDOWN" "$1" logflush || fail "EXT4_IOC_SHUTDOWN failed"
+	[ -z "${2:-}" ] || cp --sparse=always "$2" "$2.crash"
 	kernel_umount "$1"
+	[ -z "${2:-}" ] || mv "$2.crash" "$2"
+}
+
+# tree_list DIR OUT - every entry of DIR: name, type, mode, size, link
+# count, mtime, symlink target (OUT.list), and file contents (OUT.sum).
+tree_list() {
+	(
+		cd "$1"
+		find . -path ./lost+found -prune -o \
+			-printf '%p %y %m %s %n %T@ %l\n' | LC_ALL=C sort > "$2.list"
+		find . -path ./lost+found -prune -o -type f -print0 |
+			LC_ALL=C sort -z | xargs -0 -r sha256sum > "$2.sum"
+	)
+}
+
+# same_tree A B WHAT - listings A and B (tree_list) agree.
+same_tree() {
+	local ext
+	for ext in list sum; do
+		cmp -s "$1.$ext" "$2.$ext" || {
+			diff "$1.$ext" "$2.$ext" | head -20 >&2
+			fail "$3: trees differ ($ext)"
+		}
+	done
+}
+
+# ro_view IMG OUT [uext4 options] - mount IMG read-only with uext4, list
+# its tree into OUT, unmount; the image must not change. Prints stderr.
+ro_view() {
+	local img=$1 out=$2 sum o
+	shift 2
+	sum=$(sha256sum < "$img")
+	o=$("$UEXT4" -o ro "$@" "$img" "$MNT" 2>&1) || fail "ro mount of $img failed: $o"
+	_MOUNTS+=("$MNT")
+	grep " $MNT " /proc/mounts | grep -q '[ ,]ro[ ,]' || fail "ro mount of $img: not ro"
+	tree_list "$MNT" "$out"
+	umount_uext4 "$MNT" "$img"
+	[ "$(sha256sum < "$img")" = "$sum" ] || fail "ro mount changed $img"
+	echo "$o"
+}
+
+# e2fsck_view IMG OUT - the tree of a copy of IMG replayed by e2fsck -fy.
+e2fsck_view() {
+	local copy=$WORK/e2fsck-copy.img rc=0
+	cp --sparse=always "$1" "$copy"
+	e2fsck -fy "$copy" >/dev/null 2>&1 || rc=$?
+	[ "$rc" -le 1 ] || fail "e2fsck -fy on a copy of $1: exit $rc"
+	needs_recovery "$copy" && fail "e2fsck -fy left needs_recovery set"
+	ro_view "$copy" "$2" >/dev/null
+	rm -f "$copy"
 }
 
 # ---- 1. files and directories ------------------------------------------
@@ -67,19 +129,20 @@ touch "$KMNT/late" "$REF/late"
 mkdir "$KMNT/late-dir" "$REF/late-dir"
 mv "$KMNT/d/f3" "$KMNT/late-dir/f3"
 mv "$REF/d/f3" "$REF/late-dir/f3"
-shutdown_kernel "$KMNT"
+shutdown_kernel "$KMNT" "$img"
 needs_recovery "$img" || skip "the kernel left no needs_recovery after the shutdown"
 cp "$img" "$WORK/orig.img"
 
-log "read-only mount: refused, untouched"
-set +e
-out=$("$UEXT4" -o ro "$img" "$MNT" 2>&1)
-rc=$?
-set -e
-[ "$rc" = 3 ] || fail "ro mount of needs_recovery: status $rc ($out)"
-grep -q "add -o norecovery" <<<"$out" || fail "ro refusal lacks the advice: $out"
-mountpoint -q "$MNT" && fail "ro: mounted although refused"
-cmp -s "$img" "$WORK/orig.img" || fail "refused ro mount changed the image"
+log "read-only mount: replayed in memory, untouched"
+out=$(ro_view "$img" "$WORK/ro")
+echo "$out"
+grep -q "recovery complete (in memory, image not written): replayed [1-9][0-9]* blocks" <<<"$out" ||
+	fail "ro: no in-memory recovery message: $out"
+cmp -s "$img" "$WORK/orig.img" || fail "ro mount changed the image"
+needs_recovery "$img" || fail "ro mount cleared needs_recovery"
+e2fsck_view "$img" "$WORK/e2fsck"
+same_tree "$WORK/e2fsck" "$WORK/ro" "ro view against e2fsck -fy's replay"
+log "ro view: $(wc -l < "$WORK/ro.list") entries, as e2fsck's replay"
 
 log "norecovery: read-only, warning, untouched"
 out=$("$UEXT4" -o norecovery "$img" "$MNT" 2>&1) || fail "norecovery mount failed: $out"
@@ -98,7 +161,9 @@ echo "$out"
 diff -r --no-dereference "$REF" "$MNT" -x lost+found ||
 	fail "replayed tree differs from the reference"
 [ "$(readlink "$MNT/link")" = d/sub/note ] || fail "symlink target wrong"
+tree_list "$MNT" "$WORK/rw"
 umount_uext4 "$MNT" "$img"
+same_tree "$WORK/rw" "$WORK/ro" "ro view against the rw replay"
 needs_recovery "$img" && fail "needs_recovery still set after the replay"
 fsck_clean "$img"
 
@@ -109,6 +174,36 @@ grep -q "recovery" <<<"$out" && fail "second mount recovered again: $out"
 diff -r --no-dereference "$REF" "$MNT" -x lost+found || fail "tree differs after remount"
 umount_uext4 "$MNT" "$img"
 fsck_clean "$img"
+
+# ---- 1b. forced read-only (bigalloc) ------------------------------------
+log "bigalloc (forced read-only): kernel crash, replayed in memory"
+img=$(make_image 128M -O bigalloc -C 16384)
+if kernel_mount "$img" "$KMNT" 2>/dev/null; then
+	mkdir -p "$KMNT/b/c"
+	for i in $(seq 1 12); do
+		head -c $((i * 3000 + 11)) /dev/urandom > "$KMNT/b/f$i"
+	done
+	sync -f "$KMNT" 2>/dev/null || sync
+	touch "$KMNT/b/late"
+	mv "$KMNT/b/f1" "$KMNT/b/c/f1"
+	rm "$KMNT/b/f2"
+	chmod 600 "$KMNT/b/f4"
+	shutdown_kernel "$KMNT" "$img"
+	needs_recovery "$img" || fail "bigalloc: no needs_recovery after the shutdown"
+	cp "$img" "$WORK/orig.img"
+	out=$(ro_view "$img" "$WORK/ba" -o rw)
+	echo "$out"
+	grep -q "bigalloc" <<<"$out" || fail "bigalloc: forced ro not said: $out"
+	grep -q "recovery complete (in memory, image not written)" <<<"$out" ||
+		fail "bigalloc: no in-memory recovery: $out"
+	cmp -s "$img" "$WORK/orig.img" || fail "bigalloc: image changed"
+	e2fsck_view "$img" "$WORK/ba-e2fsck"
+	same_tree "$WORK/ba-e2fsck" "$WORK/ba" "bigalloc: ro view against e2fsck -fy's replay"
+	grep -q '^./b/c/f1 ' "$WORK/ba.list" || fail "bigalloc: rename lost in the ro view"
+	rm -f "$img" "$WORK/orig.img"
+else
+	log "kernel cannot mount bigalloc: that case skipped"
+fi
 
 # ---- 2. orphans --------------------------------------------------------
 # orphan_case NAME [mkfs options] - a file unlinked while held open.
@@ -199,6 +294,23 @@ for src in "$CORPUS"/j_corrupt_commit*.gz "$CORPUS"/j_corrupt_descr*.gz \
 	needs_recovery "$WORK/u.img" || continue
 	cp "$WORK/u.img" "$WORK/e.img"
 	e2fsck -E journal_only -y "$WORK/e.img" >/dev/null 2>&1 || true
+	# read-only first: replayed in memory (a damaged log with a warning)
+	cp "$WORK/u.img" "$WORK/orig.img"
+	set +e
+	out=$("$UEXT4" -o ro "$WORK/u.img" "$MNT" 2>&1)
+	rc=$?
+	set -e
+	if [ "$rc" = 0 ]; then
+		_MOUNTS+=("$MNT")
+		ls -R "$MNT" >/dev/null 2>&1 || true
+		umount_uext4 "$MNT" "$WORK/u.img"
+		grep -q "in memory, image not written" <<<"$out" ||
+			fail "$name: ro: no in-memory recovery message: $out"
+	elif [ "$rc" != 3 ]; then
+		fail "$name: ro: status $rc: $out"
+	fi
+	cmp -s "$WORK/u.img" "$WORK/orig.img" || fail "$name: ro mount changed the image"
+	log "$name: ro: status $rc$(grep -q 'journal is damaged' <<<"$out" && echo ', journal damaged (warned)'), image untouched"
 	set +e
 	out=$("$UEXT4" "$WORK/u.img" "$MNT" 2>&1)
 	rc=$?
@@ -223,19 +335,21 @@ $got"
 	rm -f "$WORK/u.img" "$WORK/e.img"
 done
 # Journals uext4 cannot replay (fast commit, damaged journal superblock or
-# inode): refused with status 3 before anything is written.
+# inode): refused with status 3 before anything is written, rw and ro.
 for name in j_recover_fast_commit j_corrupt_sb_csum j_corrupt_sb_magic f_journal; do
 	[ -f "$CORPUS/$name.img.gz" ] || continue
 	gzip -dc "$CORPUS/$name.img.gz" > "$WORK/u.img"
 	needs_recovery "$WORK/u.img" || continue
 	cp "$WORK/u.img" "$WORK/orig.img"
-	set +e
-	out=$("$UEXT4" "$WORK/u.img" "$MNT" 2>&1)
-	rc=$?
-	set -e
-	[ "$rc" = 3 ] || fail "$name: status $rc, expected 3: $out"
-	mountpoint -q "$MNT" && fail "$name: mounted although refused"
-	cmp -s "$WORK/u.img" "$WORK/orig.img" || fail "$name: refused but changed"
-	log "$name: refused, untouched: $(head -1 <<<"$out" | sed "s#$WORK/##")"
+	for o in rw ro; do
+		set +e
+		out=$("$UEXT4" -o "$o" "$WORK/u.img" "$MNT" 2>&1)
+		rc=$?
+		set -e
+		[ "$rc" = 3 ] || fail "$name: $o: status $rc, expected 3: $out"
+		mountpoint -q "$MNT" && fail "$name: $o: mounted although refused"
+		cmp -s "$WORK/u.img" "$WORK/orig.img" || fail "$name: $o: refused but changed"
+		log "$name: $o refused, untouched: $(head -1 <<<"$out" | sed "s#$WORK/##")"
+	done
 done
 log "ok"

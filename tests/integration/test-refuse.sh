@@ -8,11 +8,13 @@
 #  - a zero-filled file, an XFS image (if mkfs.xfs exists): status 3
 #  - an unknown incompat feature bit poked into the superblock: status 3,
 #    the bit named
-#  - needs_recovery: ro refused (status 3) with advice; norecovery/noload
-#    mount read-only with a warning and write nothing; rw replays (here an
-#    empty journal: test-recovery has real ones) and clears the flag; an
-#    external journal, no journal at all, or a file system that must be
-#    mounted read-only (bigalloc): refused, image untouched
+#  - needs_recovery: ro replays the journal in memory (here an empty
+#    journal: test-recovery has real ones) and writes nothing;
+#    norecovery/noload mount read-only with a warning and write nothing;
+#    rw replays and clears the flag; an external journal or no journal at
+#    all: refused, rw and ro, image untouched; a file system that must be
+#    mounted read-only (bigalloc, an unknown ro_compat bit): mounted
+#    read-only, replayed in memory, image untouched
 #  - an unknown ro_compat bit, and bigalloc: mounted read-only, said so
 . "$(dirname "$0")/lib.sh"
 require_root
@@ -37,6 +39,25 @@ refused() {
 	[ -f "$img" ] && after=$(sha256sum < "$img")
 	[ "$before" = "$after" ] || fail "$img: changed although refused"
 	log "refused ($rc): $out"
+}
+
+# ro_replayed PATTERN IMG [uext4 args...] - uext4 must mount IMG read-only
+# (replaying the journal in memory), print PATTERN, serve the root, and
+# leave IMG as it was.
+ro_replayed() {
+	local pat=$1 img=$2 before out
+	shift 2
+	before=$(sha256sum < "$img")
+	out=$("$UEXT4" "$@" "$img" "$MNT" 2>&1) || fail "$img: mount failed: $out"
+	_MOUNTS+=("$MNT")
+	grep -qi -- "$pat" <<<"$out" || fail "$img: message '$out' lacks '$pat'"
+	grep -q "in memory, image not written" <<<"$out" || fail "$img: no in-memory replay: $out"
+	grep " $MNT " /proc/mounts | grep -q '[ ,]ro[ ,]' || fail "$img: not ro"
+	[ "$(stat -c %i "$MNT")" = 2 ] || fail "$img: root not served"
+	ls "$MNT" >/dev/null || fail "$img: root not readable"
+	umount_uext4 "$MNT" "$img"
+	[ "$(sha256sum < "$img")" = "$before" ] || fail "$img: changed by a read-only mount"
+	log "ro, replayed in memory: $out"
 }
 
 # poke IMG OFFSET BYTE - write one byte (octal escape) into IMG.
@@ -84,11 +105,12 @@ img=$(make_image 32M -O encrypt)
 refused 3 "encrypt" "$img"
 fsck_clean "$img"
 
-log "needs_recovery: ro refused, norecovery mounts ro untouched, rw replays"
+log "needs_recovery: ro replays in memory, norecovery mounts ro untouched, rw replays"
 img=$(make_image 32M)
 debugfs -w -R "feature needs_recovery" "$img" >/dev/null 2>&1
 dumpe2fs -h "$img" 2>/dev/null | grep -q needs_recovery || fail "could not set needs_recovery"
-refused 3 "needs recovery; mount read-write to replay it, or add -o norecovery" "$img" -o ro
+ro_replayed "recovery complete" "$img" -o ro
+dumpe2fs -h "$img" 2>/dev/null | grep -q needs_recovery || fail "ro mount cleared needs_recovery"
 sum=$(sha256sum < "$img")
 for o in norecovery noload ro,norecovery norecovery,rw; do
 	out=$("$UEXT4" -o "$o" "$img" "$MNT" 2>&1) || fail "-o $o mount of needs_recovery failed: $out"
@@ -114,25 +136,37 @@ debugfs -w -R "ssv journal_inum 0" "$img" >/dev/null 2>&1
 debugfs -w -R "ssv journal_uuid 6f3a3a5e-1d2c-4b7e-9a55-0123456789ab" "$img" >/dev/null 2>&1
 dumpe2fs -h "$img" 2>/dev/null | grep -qi "journal UUID:.*6f3a3a5e" || fail "could not set the journal UUID"
 refused 3 "external device" "$img"
-refused 3 "needs recovery" "$img" -o ro
+refused 3 "external device" "$img" -o ro
 # and when the superblock still names the inode but also a journal device
 img=$(make_image 32M)
 debugfs -w -R "feature needs_recovery" "$img" >/dev/null 2>&1
 debugfs -w -R "ssv journal_dev 0x801" "$img" >/dev/null 2>&1
 refused 3 "external device" "$img"
+refused 3 "external device" "$img" -o ro
 
 log "needs_recovery without a journal: refused, untouched"
 img=$(make_image 32M -O ^has_journal)
 debugfs -w -R "feature needs_recovery" "$img" >/dev/null 2>&1
 refused 3 "no journal" "$img"
+refused 3 "no journal" "$img" -o ro
 debugfs -w -R "feature -needs_recovery" "$img" >/dev/null 2>&1
 fsck_clean "$img"
 
-log "needs_recovery on a file system forced read-only: refused"
+log "needs_recovery on a file system forced read-only: replayed in memory"
 img=$(make_image 64M -O bigalloc -C 16384)
 debugfs -w -R "feature needs_recovery" "$img" >/dev/null 2>&1
-refused 3 "can only be mounted read-only" "$img"
+ro_replayed "bigalloc; mounting read-only" "$img"
 debugfs -w -R "feature -needs_recovery" "$img" >/dev/null 2>&1
+fsck_clean "$img"
+img=$(make_image 32M)
+dd if="$img" of="$WORK/sb.orig" bs=1024 skip=1 count=1 status=none
+debugfs -w -R "feature needs_recovery" "$img" >/dev/null 2>&1
+ro=$(od -An -tu4 -j $((1024 + 0x64)) -N4 "$img" | tr -d ' ')
+debugfs -w -R "ssv feature_ro_compat $((ro | 0x80000))" "$img" >/dev/null 2>&1
+[ "$(od -An -tu4 -j $((1024 + 0x64)) -N4 "$img" | tr -d ' ')" = $((ro | 0x80000)) ] ||
+	fail "could not set the ro_compat bit"
+ro_replayed "unknown (0x80000)" "$img"
+dd if="$WORK/sb.orig" of="$img" bs=1024 seek=1 count=1 conv=notrunc status=none
 fsck_clean "$img"
 
 log "unknown ro_compat feature: read-only"

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * tests/unit/test_cache.c — unit tests of cache/: the block engine (memory
- * and file backends, batches, concurrency, faults), folios and their
+ * and file backends, batches, concurrency, faults, the read overlay),
+ * folios and their
  * index, dirty accounting, range removal, reclaim, the flusher and writer
  * throttling. Uses only the public cache.h API and a fake mapping owner
  * whose writeback callback is scripted per test.
@@ -270,6 +271,188 @@ static void test_mem_fault(void **state)
 	cache_bdev_close(bdev);
 }
 
+/*
+ * Read overlay: a fake owner holding blocks of OV_BS bytes (OV_BLOCKS),
+ * each filled with a byte of its own. It counts its calls and records
+ * whether it ever saw a write buffer.
+ */
+#define OV_BS 1024u
+#define OV_DEV (64u * OV_BS)
+static const uint64_t ov_blocks[] = { 3, 4, 10, 11, 12, 63 };
+#define OV_NR (sizeof(ov_blocks) / sizeof(ov_blocks[0]))
+
+struct ov_fake {
+	unsigned int calls;
+	const void *write_buf;	/* a write bio's buffer: never passed */
+	bool saw_write_buf;
+};
+
+static unsigned char ov_byte(uint64_t blk)
+{
+	return (unsigned char)(0xA0 + blk);
+}
+
+static void ov_fn(void *ctx, uint64_t pos, void *buf, size_t len)
+{
+	struct ov_fake *f = ctx;
+
+	__atomic_add_fetch(&f->calls, 1, __ATOMIC_RELAXED);
+	if (buf == f->write_buf)
+		f->saw_write_buf = true;
+	for (size_t k = 0; k < OV_NR; k++) {
+		uint64_t b0 = ov_blocks[k] * OV_BS, b1 = b0 + OV_BS;
+		uint64_t from = pos > b0 ? pos : b0;
+		uint64_t to = pos + len < b1 ? pos + len : b1;
+
+		if (from < to)
+			memset((unsigned char *)buf + (from - pos),
+			       ov_byte(ov_blocks[k]), (size_t)(to - from));
+	}
+}
+
+/* What a read of [pos, pos + len) must return: @dev patched. */
+static void ov_expect(const unsigned char *dev, uint64_t pos, size_t len,
+		      unsigned char *out)
+{
+	memcpy(out, dev + pos, len);
+	ov_fn(&(struct ov_fake){ 0 }, pos, out, len);
+}
+
+static void ov_check_read(struct cache_bdev *bdev, const unsigned char *dev,
+			  uint64_t pos, size_t len)
+{
+	unsigned char *got = xalloc(len), *want = xalloc(len);
+
+	assert_int_equal(cache_bdev_pread(bdev, got, len, pos), 0);
+	ov_expect(dev, pos, len, want);
+	assert_memory_equal(got, want, len);
+	free(got);
+	free(want);
+}
+
+static void overlay_cases(struct cache_bdev *bdev)
+{
+	unsigned char *dev = xalloc(OV_DEV), *buf = xalloc(OV_DEV);
+	unsigned char *w = xalloc(OV_BS);
+	struct ov_fake f = { 0 };
+	struct cache_bio bios[3];
+
+	fill_pattern(dev, OV_DEV, 7);
+	assert_int_equal(cache_bdev_pwrite(bdev, dev, OV_DEV, 0), 0);
+	cache_bdev_set_read_overlay(bdev, ov_fn, &f);
+
+	/* a whole block held, one not held, a partial block */
+	ov_check_read(bdev, dev, 3 * OV_BS, OV_BS);
+	ov_check_read(bdev, dev, 5 * OV_BS, OV_BS);
+	ov_check_read(bdev, dev, 4 * OV_BS + 100, 200);
+	/* unaligned edges, starting before and ending inside held blocks */
+	ov_check_read(bdev, dev, 2 * OV_BS + 1000, 3 * OV_BS);
+	ov_check_read(bdev, dev, 9 * OV_BS + 1, 2 * OV_BS + 5);
+	/* several held blocks in one bio, and the whole device */
+	ov_check_read(bdev, dev, 8 * OV_BS, 8 * OV_BS);
+	ov_check_read(bdev, dev, 0, OV_DEV);
+	/* the last byte of the device (a held block) */
+	ov_check_read(bdev, dev, OV_DEV - 1, 1);
+
+	/* a batch: each bio patched; a failed bio is left alone */
+	memset(buf, 0x5A, OV_DEV);
+	bios[0] = (struct cache_bio){ .pos = 3 * OV_BS, .buf = buf,
+				      .len = OV_BS };
+	bios[1] = (struct cache_bio){ .pos = OV_DEV - OV_BS, .buf = buf + OV_BS,
+				      .len = 2 * OV_BS };	/* past the end */
+	bios[2] = (struct cache_bio){ .pos = 11 * OV_BS + 512,
+				      .buf = buf + 4 * OV_BS, .len = OV_BS };
+	assert_int_equal(cache_bdev_submit(bdev, bios, 3), -EIO);
+	assert_int_equal(bios[1].result, -EIO);
+	for (size_t i = 0; i < OV_BS; i++) {
+		assert_int_equal(buf[i], ov_byte(3));
+		assert_int_equal(buf[OV_BS + i], 0x5A);
+		assert_int_equal(buf[4 * OV_BS + i], i < 512 ? ov_byte(11) :
+							       ov_byte(12));
+	}
+
+	/* writes: go to the device as given, the buffer is not patched */
+	fill_pattern(w, OV_BS, 99);
+	f.write_buf = w;
+	assert_int_equal(cache_bdev_pwrite(bdev, w, OV_BS, 10 * OV_BS), 0);
+	assert_false(f.saw_write_buf);
+	assert_true(check_pattern(w, OV_BS, 99));
+	memcpy(dev + 10 * OV_BS, w, OV_BS);
+	/* ... but a read of a held block still sees the overlay */
+	ov_check_read(bdev, dev, 10 * OV_BS, OV_BS);
+
+	/* cleared: the device as it is, and no more calls */
+	cache_bdev_set_read_overlay(bdev, NULL, NULL);
+	f.calls = 0;
+	assert_int_equal(cache_bdev_pread(bdev, buf, OV_DEV, 0), 0);
+	assert_memory_equal(buf, dev, OV_DEV);
+	assert_int_equal(f.calls, 0);
+	free(dev);
+	free(buf);
+	free(w);
+}
+
+static void test_mem_overlay(void **state)
+{
+	struct cache_bdev *bdev;
+
+	(void)state;
+	assert_int_equal(cache_bdev_open_memory(OV_DEV, &bdev), 0);
+	overlay_cases(bdev);
+	cache_bdev_close(bdev);
+}
+
+struct ov_thread {
+	struct cache_bdev *bdev;
+	const unsigned char *dev;
+	uint64_t seed;
+};
+
+static void *ov_reader(void *arg)
+{
+	struct ov_thread *t = arg;
+	unsigned char *got = xalloc(OV_DEV), *want = xalloc(OV_DEV);
+
+	for (int i = 0; i < 500; i++) {
+		uint64_t pos = rnd(&t->seed) % OV_DEV;
+		size_t len = 1 + (size_t)(rnd(&t->seed) % (OV_DEV - pos));
+
+		if (cache_bdev_pread(t->bdev, got, len, pos) ||
+		    (ov_expect(t->dev, pos, len, want), memcmp(got, want, len)))
+			abort();
+	}
+	free(got);
+	free(want);
+	return NULL;
+}
+
+/* Concurrent readers, random unaligned ranges: every one patched. */
+static void test_mem_overlay_concurrent(void **state)
+{
+	struct ov_thread t[4];
+	pthread_t th[4];
+	struct ov_fake f = { 0 };
+	struct cache_bdev *bdev;
+	unsigned char *dev = xalloc(OV_DEV);
+	uint64_t seed = test_seed();
+
+	(void)state;
+	assert_int_equal(cache_bdev_open_memory(OV_DEV, &bdev), 0);
+	fill_pattern(dev, OV_DEV, 3);
+	assert_int_equal(cache_bdev_pwrite(bdev, dev, OV_DEV, 0), 0);
+	cache_bdev_set_read_overlay(bdev, ov_fn, &f);
+	for (int i = 0; i < 4; i++) {
+		t[i] = (struct ov_thread){ bdev, dev, (seed + (uint64_t)i) | 1 };
+		assert_int_equal(pthread_create(&th[i], NULL, ov_reader, &t[i]),
+				 0);
+	}
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	assert_int_equal(f.calls, 4 * 500);
+	cache_bdev_close(bdev);
+	free(dev);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Block engine: file backend                                                */
 /* ------------------------------------------------------------------------ */
@@ -418,6 +601,21 @@ static void test_file_offset(void **state)
 	remove_tmpfile(path);
 	free(w);
 	free(r);
+}
+
+/* The overlay on a file engine (io_uring or pread, direct or buffered). */
+static void test_file_overlay(void **state)
+{
+	struct cache_bdev *bdev;
+	char *path = make_tmpfile(tmpdir(), OV_DEV);
+
+	(void)state;
+	if (!path)
+		skip();
+	assert_int_equal(cache_bdev_open(path, 0, false, &bdev), 0);
+	overlay_cases(bdev);
+	cache_bdev_close(bdev);
+	remove_tmpfile(path);
 }
 
 /*
@@ -1730,6 +1928,9 @@ int main(void)
 		cmocka_unit_test(test_mem_past_end),
 		cmocka_unit_test(test_mem_fault),
 		cmocka_unit_test(test_mem_concurrent),
+		cmocka_unit_test(test_mem_overlay),
+		cmocka_unit_test(test_mem_overlay_concurrent),
+		cmocka_unit_test(test_file_overlay),
 		cmocka_unit_test(test_file_buffered_or_default),
 		cmocka_unit_test(test_file_direct),
 		cmocka_unit_test(test_file_tmpfs),

@@ -9,6 +9,10 @@
  * revoke and data checksums; stale blocks judged by commit time), the log
  * wrapping, batching of large replays, blocks past the device end, and a
  * bit-flip loop that must never crash nor write outside the device.
+ * journal_recover_to_memory(): the same journals replayed into memory on
+ * a read-only journal give, through the overlay, the bytes the device
+ * replay writes, with the device untouched; overlay reads of ranges that
+ * cross blocks.
  *
  * Randomized tests print their seed; set UEXT4_TEST_SEED to reproduce.
  */
@@ -687,6 +691,299 @@ static void test_bitflips(void **state)
 	}
 }
 
+/* ---- replay into memory --------------------------------------------------- */
+
+static unsigned char *dev_snapshot(struct jb *b)
+{
+	size_t len = (size_t)DEV_BLOCKS * b->bs;
+	unsigned char *p = malloc(len);
+
+	assert_non_null(p);
+	assert_int_equal(cache_bdev_pread(b->bdev, p, len, 0), 0);
+	return p;
+}
+
+static void info_equal(const struct journal_recovery_info *a,
+		       const struct journal_recovery_info *c)
+{
+	assert_int_equal(a->start_tid, c->start_tid);
+	assert_int_equal(a->end_tid, c->end_tid);
+	assert_int_equal(a->failed_commit, c->failed_commit);
+	assert_int_equal(a->nr_replayed, c->nr_replayed);
+	assert_int_equal(a->nr_revokes, c->nr_revokes);
+	assert_int_equal(a->nr_revoke_hits, c->nr_revoke_hits);
+	assert_int_equal(a->journal_errno, c->journal_errno);
+	assert_int_equal(a->fs_error, c->fs_error);
+	assert_int_equal(a->fs_not_valid, c->fs_not_valid);
+}
+
+/*
+ * The journal built in @b, replayed twice: into memory on a read-only
+ * journal (the device must not change; the overlay, installed on the
+ * engine, gives the view), then to the device. Both return the same, fill
+ * the same info, and the overlay view equals the device afterwards, but
+ * for the journal superblock (reset only by the device replay).
+ * Return: the replay's return code.
+ */
+static int mem_vs_dev(struct jb *b)
+{
+	struct journal_geometry geo = { b->bdev, b->bs, b->map, JBLOCKS };
+	struct journal_recovery_info mi, di;
+	struct journal_overlay *ov;
+	struct journal_sb sb;
+	size_t len = (size_t)DEV_BLOCKS * b->bs;
+	unsigned char *orig = dev_snapshot(b), *view, *after;
+	struct journal *j;
+	int mret, dret;
+
+	assert_int_equal(journal_open(&geo, true, &j), 0);
+	mret = journal_recover_to_memory(j, &mi, &ov);
+	journal_close(j);
+	assert_true(mret == 0 || mret == -EUCLEAN);
+	assert_non_null(ov);
+	after = dev_snapshot(b);
+	assert_memory_equal(after, orig, len);		/* nothing written */
+	free(after);
+
+	cache_bdev_set_read_overlay(b->bdev, journal_overlay_bdev_read, ov);
+	view = dev_snapshot(b);
+	cache_bdev_set_read_overlay(b->bdev, NULL, NULL);
+	assert_int_equal(journal_overlay_nr_blocks(ov) <= mi.nr_replayed, 1);
+
+	dret = jb_recover(b, false, &di, &sb);
+	assert_int_equal(mret, dret);
+	info_equal(&mi, &di);
+	after = dev_snapshot(b);
+	/* the journal superblock: the log is still there in the view */
+	memcpy(view + b->map[0] * b->bs, after + b->map[0] * b->bs, b->bs);
+	assert_memory_equal(view, after, len);
+	journal_overlay_free(ov);
+	free(orig);
+	free(view);
+	free(after);
+	return mret;
+}
+
+static void test_memory_variants(void **state)
+{
+	static const unsigned int sizes[] = { 1024, 4096 };
+	static const enum damage dmgs[] = { DMG_NONE, DMG_COMMIT_CSUM,
+					    DMG_DATA, DMG_DESC_CSUM,
+					    DMG_NO_COMMIT };
+
+	(void)state;
+	for (size_t s = 0; s < 2; s++) {
+		for (size_t v = 0; v < NR_VARIANTS; v++) {
+			for (size_t d = 0; d < sizeof(dmgs) / sizeof(*dmgs);
+			     d++) {
+				uint64_t t1[] = { 1200, 1201, 1202, 1300 };
+				uint64_t t2[] = { 1201, 1400, 1401 };
+				uint64_t r2[] = { 1202 };
+				uint64_t t3[] = { 1202, 1500 };
+				uint64_t r3[] = { 1300, 1500, 1401 };
+				struct jb b;
+
+				jb_init(&b, sizes[s], variants[v][0],
+					variants[v][1]);
+				jb_sb(&b, 50, 1, 0);
+				jb_txn(&b, 50, t1, 4, NULL, 0, DMG_NONE, true);
+				jb_txn(&b, 51, t2, 3, r2, 1, dmgs[d], false);
+				jb_txn(&b, 52, t3, 2, r3, 3, DMG_NONE, false);
+				mem_vs_dev(&b);
+				jb_fini(&b);
+			}
+		}
+	}
+}
+
+static void test_memory_wrap_and_self(void **state)
+{
+	struct jb b;
+	uint64_t *blks = calloc(700, sizeof(*blks));
+	/* home blocks inside the log itself, read again later by the walk */
+	uint64_t self[] = { JBASE + 40, JBASE + 41, 1100 };
+	uint64_t t2[] = { 1101 };
+
+	(void)state;
+	assert_non_null(blks);
+	for (unsigned int i = 0; i < 700; i++)
+		blks[i] = 1200 + i;
+	jb_init(&b, 1024, JOURNAL_INCOMPAT_CSUM_V3 | JOURNAL_INCOMPAT_64BIT, 0);
+	b.head = JBLOCKS - 5;
+	jb_sb(&b, 0xFFFFFFFE, b.head, 0);
+	jb_txn(&b, 0xFFFFFFFE, blks, 20, NULL, 0, DMG_NONE, false);
+	jb_txn(&b, 0xFFFFFFFF, blks + 20, 680, NULL, 0, DMG_NONE, false);
+	jb_txn(&b, 0, blks, 3, NULL, 0, DMG_NONE, false);
+	assert_int_equal(mem_vs_dev(&b), 0);
+	jb_fini(&b);
+
+	for (size_t v = 0; v < NR_VARIANTS; v++) {
+		jb_init(&b, 1024, variants[v][0], variants[v][1]);
+		jb_sb(&b, 3, 1, 0);
+		jb_txn(&b, 3, self, 3, NULL, 0, DMG_NONE, false);
+		jb_txn(&b, 4, t2, 1, NULL, 0, DMG_NONE, false);
+		mem_vs_dev(&b);
+		jb_fini(&b);
+	}
+	free(blks);
+}
+
+static void test_memory_clean_and_past(void **state)
+{
+	struct journal_recovery_info info;
+	struct journal_overlay *ov;
+	struct jb b;
+	uint64_t t1[] = { 1500 }, past[] = { 1100, DEV_BLOCKS + 3 };
+	unsigned char buf[64];
+
+	(void)state;
+	/* a clean log: an empty overlay, nothing replayed */
+	jb_init(&b, 1024, JOURNAL_INCOMPAT_CSUM_V3, 0);
+	jb_sb(&b, 9, 0, 0);
+	jb_txn(&b, 9, t1, 1, NULL, 0, DMG_NONE, false);
+	{
+		struct journal_geometry geo = { b.bdev, b.bs, b.map, JBLOCKS };
+		struct journal *j;
+
+		assert_int_equal(journal_open(&geo, true, &j), 0);
+		assert_int_equal(journal_recover_to_memory(j, &info, &ov), 0);
+		journal_close(j);
+	}
+	assert_non_null(ov);
+	assert_int_equal(journal_overlay_nr_blocks(ov), 0);
+	assert_int_equal(info.end_tid, 9);
+	memset(buf, 0x11, sizeof(buf));
+	assert_int_equal(journal_overlay_read(ov, 1500 * 1024, buf,
+					      sizeof(buf)), 0);
+	journal_overlay_free(ov);
+	jb_fini(&b);
+
+	/* a block past the device: skipped, -EUCLEAN, as the device replay */
+	jb_init(&b, 1024, JOURNAL_INCOMPAT_CSUM_V3 | JOURNAL_INCOMPAT_64BIT, 0);
+	jb_sb(&b, 3, 1, 0);
+	jb_txn(&b, 3, past, 2, NULL, 0, DMG_NONE, false);
+	assert_int_equal(mem_vs_dev(&b), -EUCLEAN);
+	jb_fini(&b);
+}
+
+static int fail_reads_from(void *ctx, const struct cache_bio *bio)
+{
+	return !bio->write && bio->pos >= *(uint64_t *)ctx ? -EIO : 0;
+}
+
+static void test_memory_io_error(void **state)
+{
+	struct journal_geometry geo;
+	struct journal_recovery_info info;
+	struct journal_overlay *ov;
+	struct journal *j;
+	struct jb b;
+	uint64_t t1[] = { 1100 }, t2[] = { 1101 }, from;
+
+	(void)state;
+	jb_init(&b, 1024, JOURNAL_INCOMPAT_CSUM_V3, 0);
+	jb_sb(&b, 3, 1, 0);
+	jb_txn(&b, 3, t1, 1, NULL, 0, DMG_NONE, false);
+	jb_txn(&b, 4, t2, 1, NULL, 0, DMG_NONE, false);
+	geo = (struct journal_geometry){ b.bdev, b.bs, b.map, JBLOCKS };
+	assert_int_equal(journal_open(&geo, true, &j), 0);
+	from = (JBASE + 1) * b.bs;	/* the whole log unreadable */
+	cache_bdev_set_fault(b.bdev, fail_reads_from, &from);
+	assert_int_equal(journal_recover_to_memory(j, &info, &ov), -EIO);
+	assert_null(ov);
+	cache_bdev_set_fault(b.bdev, NULL, NULL);
+	journal_close(j);
+	jb_fini(&b);
+}
+
+/* journal_overlay_read() over ranges that start and end inside blocks. */
+static void test_overlay_read_ranges(void **state)
+{
+	struct journal_geometry geo;
+	struct journal_recovery_info info;
+	struct journal_overlay *ov;
+	struct journal *j;
+	struct jb b;
+	uint64_t t1[] = { 1200, 1201, 1203 };
+	const unsigned int bs = 1024;
+	unsigned char buf[6 * 1024], blk[1024];
+
+	(void)state;
+	jb_init(&b, bs, JOURNAL_INCOMPAT_CSUM_V3, 0);
+	jb_sb(&b, 3, 1, 0);
+	jb_txn(&b, 3, t1, 3, NULL, 0, DMG_NONE, false);
+	geo = (struct journal_geometry){ b.bdev, b.bs, b.map, JBLOCKS };
+	assert_int_equal(journal_open(&geo, true, &j), 0);
+	assert_int_equal(journal_recover_to_memory(j, &info, &ov), 0);
+	journal_close(j);
+	assert_int_equal(journal_overlay_nr_blocks(ov), 3);
+
+	for (uint64_t start = 1199 * bs; start < 1205 * bs; start += 173) {
+		for (size_t len = 1; len <= sizeof(buf) &&
+		     start + len <= 1206 * bs; len += 311) {
+			size_t want_patched = 0, got;
+
+			memset(buf, 0xEE, sizeof(buf));
+			got = journal_overlay_read(ov, start, buf, len);
+			for (size_t i = 0; i < len; i++) {
+				uint64_t at = start + i, blkno = at / bs;
+				bool held = blkno == 1200 || blkno == 1201 ||
+					    blkno == 1203;
+
+				if (!held) {
+					assert_int_equal(buf[i], 0xEE);
+					continue;
+				}
+				pattern(blk, bs, blkno, 3);
+				assert_int_equal(buf[i], blk[at % bs]);
+				want_patched++;
+			}
+			assert_int_equal(got, want_patched);
+		}
+	}
+	/* past everything held, and an empty range */
+	assert_int_equal(journal_overlay_read(ov, 5000 * bs, buf, bs), 0);
+	assert_int_equal(journal_overlay_read(ov, 1200 * bs, buf, 0), 0);
+	journal_overlay_free(ov);
+	journal_overlay_free(NULL);
+	jb_fini(&b);
+}
+
+/* The bit-flip loop again: memory and device replays always agree. */
+static void test_memory_bitflips(void **state)
+{
+	const char *env = getenv("UEXT4_TEST_SEED");
+	uint64_t seed = env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL);
+	uint64_t t1[] = { 1100, 1101 }, t2[] = { 1102 }, r2[] = { 1100 };
+	uint64_t t3[] = { 1103, 1104, 1105 };
+
+	(void)state;
+	printf("# seed %llu (UEXT4_TEST_SEED to reproduce)\n",
+	       (unsigned long long)seed);
+	if (!seed)
+		seed = 1;
+	for (int it = 0; it < 150; it++) {
+		const uint32_t *v = variants[it % NR_VARIANTS];
+		unsigned char blk[MAX_BS];
+		struct jb b;
+		uint32_t lb;
+		unsigned int bit;
+
+		jb_init(&b, 1024, v[0], v[1]);
+		jb_sb(&b, 3, 1, 0);
+		jb_txn(&b, 3, t1, 2, NULL, 0, DMG_NONE, true);
+		jb_txn(&b, 4, t2, 1, r2, 1, DMG_NONE, false);
+		jb_txn(&b, 5, t3, 3, NULL, 0, DMG_NONE, false);
+		lb = 1 + (uint32_t)(rnd(&seed) % (b.head - 1));
+		bit = (unsigned int)(rnd(&seed) % (b.bs * 8));
+		dev_read(&b, b.map[lb], blk);
+		blk[bit / 8] ^= (unsigned char)(1u << (bit % 8));
+		dev_write(&b, b.map[lb], blk);
+		mem_vs_dev(&b);
+		jb_fini(&b);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -702,6 +999,12 @@ int main(void)
 		cmocka_unit_test(test_past_device),
 		cmocka_unit_test(test_io_error),
 		cmocka_unit_test(test_bitflips),
+		cmocka_unit_test(test_memory_variants),
+		cmocka_unit_test(test_memory_wrap_and_self),
+		cmocka_unit_test(test_memory_clean_and_past),
+		cmocka_unit_test(test_memory_io_error),
+		cmocka_unit_test(test_overlay_read_ranges),
+		cmocka_unit_test(test_memory_bitflips),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
