@@ -24,11 +24,11 @@
 #      refused)
 #   N  uext4 -o norecovery: mounted read-only, image untouched
 # B must equal A2 block for block, except for the superblock (primary and
-# backups) fields that differ between two mounts (SB_ALLOWED below); the
-# journal superblock gets no allowance. B against A is printed as well
-# (see check_replay). When e2fsck reports the journal damaged, uext4 must
-# replay the same blocks and refuse with exit 3 (B against A). Afterwards
-# e2fsck -fn gives the same verdict on A and B.
+# backups) fields that differ between two mounts (SB_ALLOWED in
+# journal-lib.sh); the journal superblock gets no allowance. B against A is
+# printed as well (see check_replay). When e2fsck reports the journal
+# damaged, uext4 must replay the same blocks and refuse with exit 3 (B
+# against A). Afterwards e2fsck -fn gives the same verdict on A and B.
 #
 # An external journal (e2fsprogs j_ext_long_trans) and the e2fsprogs image
 # j_recover_fast_commit (fast commits to replay) are not supported: both
@@ -37,247 +37,14 @@
 #
 #   UEXT4_JOURNAL_CASES=RE   only the cases whose name matches RE
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/journal-lib.sh"
 require_root
 require_cmd debugfs dumpe2fs e2fsck mke2fs cmp bzip2 gzip timeout
 
 CORPUS=$UEXT4_SHARED/corpus/e2fsprogs-images
 MATCH=${UEXT4_JOURNAL_CASES:-.}
-SAN_RE='ERROR: AddressSanitizer|runtime error:|LeakSanitizer|ERROR: ThreadSanitizer'
-
-# Superblock fields that may differ between e2fsck's replay and uext4's
-# replay + mount + unmount (SB_ALLOWED), or uext4's replay and refusal
-# (SB_ALLOWED_REFUSED). s_state may differ only in its VALID bit.
-SB_ALLOWED=" s_mtime s_mtime_hi s_wtime s_wtime_hi s_mnt_count s_last_mounted s_state s_kbytes_written s_checksum "
-SB_ALLOWED_REFUSED=" s_wtime s_wtime_hi s_state s_kbytes_written s_checksum "
-
-# Start offset and name of every struct ext4_super_block field.
-SB_FIELDS='0 s_inodes_count 4 s_blocks_count_lo 8 s_r_blocks_count_lo
-12 s_free_blocks_count_lo 16 s_free_inodes_count 20 s_first_data_block
-24 s_log_block_size 28 s_log_cluster_size 32 s_blocks_per_group
-36 s_clusters_per_group 40 s_inodes_per_group 44 s_mtime 48 s_wtime
-52 s_mnt_count 54 s_max_mnt_count 56 s_magic 58 s_state 60 s_errors
-62 s_minor_rev_level 64 s_lastcheck 68 s_checkinterval 72 s_creator_os
-76 s_rev_level 80 s_def_resuid 82 s_def_resgid 84 s_first_ino
-88 s_inode_size 90 s_block_group_nr 92 s_feature_compat
-96 s_feature_incompat 100 s_feature_ro_compat 104 s_uuid 120 s_volume_name
-136 s_last_mounted 200 s_algorithm_usage_bitmap 204 s_prealloc_blocks
-205 s_prealloc_dir_blocks 206 s_reserved_gdt_blocks 208 s_journal_uuid
-224 s_journal_inum 228 s_journal_dev 232 s_last_orphan 236 s_hash_seed
-252 s_def_hash_version 253 s_jnl_backup_type 254 s_desc_size
-256 s_default_mount_opts 260 s_first_meta_bg 264 s_mkfs_time
-268 s_jnl_blocks 336 s_blocks_count_hi 340 s_r_blocks_count_hi
-344 s_free_blocks_count_hi 348 s_min_extra_isize 350 s_want_extra_isize
-352 s_flags 356 s_raid_stride 358 s_mmp_update_interval 360 s_mmp_block
-368 s_raid_stripe_width 372 s_log_groups_per_flex 373 s_checksum_type
-374 s_encryption_level 375 s_reserved_pad 376 s_kbytes_written
-384 s_snapshot_inum 388 s_snapshot_id 392 s_snapshot_r_blocks_count
-400 s_snapshot_list 404 s_error_count 408 s_first_error_time
-412 s_first_error_ino 416 s_first_error_block 424 s_first_error_func
-456 s_first_error_line 460 s_last_error_time 464 s_last_error_ino
-468 s_last_error_line 472 s_last_error_block 480 s_last_error_func
-512 s_mount_opts 576 s_usr_quota_inum 580 s_grp_quota_inum
-584 s_overhead_clusters 588 s_backup_bgs 596 s_encrypt_algos
-600 s_encrypt_pw_salt 616 s_lpf_ino 620 s_prj_quota_inum
-624 s_checksum_seed 628 s_wtime_hi 629 s_mtime_hi 630 s_mkfs_time_hi
-631 s_lastcheck_hi 632 s_first_error_time_hi 633 s_last_error_time_hi
-634 s_first_error_errcode 635 s_last_error_errcode 636 s_encoding
-638 s_encoding_flags 640 s_orphan_file_inum 644 s_reserved 1020 s_checksum'
 
 # ---- helpers --------------------------------------------------------------
-
-is_mounted() {
-	awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/self/mounts
-}
-
-# status_text RC - "exit N", "signal NAME" or "hang".
-status_text() {
-	if [ "$1" = hang ]; then
-		echo "hang"
-	elif [ "$1" -gt 128 ]; then
-		echo "signal $(kill -l $(($1 - 128)) 2>/dev/null || echo $(($1 - 128)))"
-	else
-		echo "exit $1"
-	fi
-}
-
-# tree_list DIR OUT - every entry of DIR: name, type, mode, size, link
-# count, mtime, symlink target (OUT.list) and file contents (OUT.sum);
-# unreadable entries are left out (damaged images).
-tree_list() {
-	(
-		cd "$1" || exit 0
-		find . -printf '%p %y %m %s %n %T@ %l\n' 2>/dev/null | LC_ALL=C sort > "$2.list"
-		find . -type f -print0 2>/dev/null | LC_ALL=C sort -z |
-			xargs -0 -r sha256sum 2>/dev/null > "$2.sum"
-	) || true
-}
-
-# same_tree A B - listings A and B (tree_list) agree; prints the first
-# differences otherwise.
-same_tree() {
-	local ext rc=0
-	for ext in list sum; do
-		cmp -s "$1.$ext" "$2.$ext" && continue
-		diff "$1.$ext" "$2.$ext" | head -10 | sed 's/^/    /'
-		rc=1
-	done
-	return "$rc"
-}
-
-# run_uext4 IMG MNT LOG [uext4 options...] - run the daemon in the
-# foreground (its whole stderr, sanitizer reports included, goes to LOG),
-# unmount as soon as it has mounted (after listing its tree into $LIST_TO
-# with tree_list, when LIST_TO is set: read-write mounts that are listed
-# get -o noatime, so that the listing writes nothing), and wait for it to
-# exit. Sets RC (exit status, 128+signal, or "hang") and MOUNTED (1 when
-# it mounted).
-run_uext4() {
-	local img=$1 mnt=$2 log=$3 pid i
-	shift 3
-	mkdir -p "$mnt"
-	_MOUNTS+=("$mnt")
-	MOUNTED=0
-	RC=0
-	"$UEXT4" -f "$@" "$img" "$mnt" 2>"$log" &
-	pid=$!
-	for ((i = 0; i < 1200; i++)); do
-		is_mounted "$mnt" && { MOUNTED=1; break; }
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
-	done
-	is_mounted "$mnt" && MOUNTED=1
-	if [ "$MOUNTED" = 1 ] && [ -n "${LIST_TO:-}" ]; then
-		timeout 300 bash -c "$(declare -f tree_list); tree_list '$mnt' '$LIST_TO'" || true
-	fi
-	if [ "$MOUNTED" = 1 ]; then
-		timeout 60 umount "$mnt" || { fuse_abort "$mnt"; umount -l "$mnt" || true; }
-	fi
-	for ((i = 0; i < 2400; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		kill -KILL "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-		RC=hang
-		return 0
-	fi
-	wait "$pid" || RC=$?
-}
-
-# sanitizer_clean LOG - no sanitizer report in LOG.
-sanitizer_clean() {
-	if grep -qE "$SAN_RE" "$1"; then
-		sed -n '1,60p' "$1" >&2
-		return 1
-	fi
-}
-
-# sb_copies IMG - byte offsets of the superblock and of its backups.
-sb_copies() {
-	local bs
-	bs=$(dumpe2fs -h "$1" 2>/dev/null | awk -F: '/^Block size/ { print $2 + 0 }')
-	echo 1024
-	[ -n "$bs" ] || return 0
-	dumpe2fs "$1" 2>/dev/null | grep -o 'Backup superblock at [0-9]*' |
-		awk -v bs="$bs" '{ print $4 * bs }'
-}
-
-# compare_images REF IMG ALLOWED - IMG equals REF block for block, except
-# for the superblock fields listed in ALLOWED (in any superblock copy).
-# Prints the differing blocks and fields; returns 1 on a difference not
-# allowed.
-compare_images() {
-	local ref=$1 img=$2 allowed=$3 bs nblocks fsbytes rsize isize jsb copies out rc=0
-	bs=$(dumpe2fs -h "$ref" 2>/dev/null | awk -F: '/^Block size/ { print $2 + 0 }')
-	bs=${bs:-1024}
-	nblocks=$(dumpe2fs -h "$ref" 2>/dev/null | awk -F: '/^Block count/ { print $2 + 0 }')
-	rsize=$(stat -c %s "$ref")
-	isize=$(stat -c %s "$img")
-	fsbytes=$((${nblocks:-0} * bs))
-	[ "$fsbytes" -gt 0 ] || fsbytes=$rsize
-	# e2fsck replays a journal block tagged past the end of the file
-	# system into the image file, growing it; that is not part of the
-	# file system. uext4 must not write there.
-	if [ "$rsize" -gt "$fsbytes" ] && [ "$rsize" -gt "$isize" ]; then
-		echo "  note: e2fsck wrote past the end of the file system (image grew to $rsize bytes, file system $fsbytes): not compared"
-	fi
-	if [ "$isize" -gt "$rsize" ] && [ "$isize" -gt "$fsbytes" ]; then
-		echo "  uext4 wrote past the end of the file system: image grew from $rsize to $isize bytes"
-		rc=1
-	fi
-	jsb=$(debugfs -R 'bmap <8> 0' "$ref" 2>/dev/null | tr -dc 0-9)
-	copies=$(sb_copies "$ref" | tr '\n' ' ')
-	out=$({ cmp -l -n "$fsbytes" "$ref" "$img" 2>&1 || true; } | awk -v bs="$bs" -v jsb="${jsb:--1}" \
-		-v copies="$copies" -v fields="$SB_FIELDS" -v allowed="$allowed" '
-		function oct(s,   i, v) {
-			v = 0
-			for (i = 1; i <= length(s); i++)
-				v = v * 8 + substr(s, i, 1)
-			return v
-		}
-		BEGIN {
-			nc = split(copies, c, " ")
-			nf = split(fields, f, /[ \n]+/)
-			for (i = 1; i + 1 <= nf; i += 2) {
-				fo[++n] = f[i] + 0
-				fname[n] = f[i + 1]
-			}
-		}
-		/^cmp:/ { print "  " $0; bad = 1; next }
-		{
-			off = $1 - 1
-			for (i = 1; i <= nc; i++)
-				if (off >= c[i] && off < c[i] + 1024)
-					break
-			if (i > nc) {
-				b = int(off / bs)
-				if (!(b in nb))
-					order[++nblk] = b
-				nb[b]++
-				next
-			}
-			rel = off - c[i]
-			for (j = n; j > 1 && fo[j] > rel; j--)
-				;
-			name = fname[j]
-			ok = index(allowed, " " name " ") > 0
-			if (name == "s_state" && (rel != 58 ||
-			    int(oct($2) / 2) != int(oct($3) / 2)))
-				ok = 0
-			key = name (ok ? "" : "(NOT ALLOWED)")
-			if (!(key in seen)) {
-				seen[key] = 1
-				keys = keys " " key
-				if (!ok)
-					bad = 1
-			}
-		}
-		END {
-			if (keys != "")
-				print "  superblock fields differing:" keys
-			for (k = 1; k <= nblk && k <= 20; k++) {
-				b = order[k]
-				printf "  block %d differs (%d bytes)%s\n", b, nb[b],
-					b == jsb ? " [journal superblock]" : ""
-			}
-			if (nblk > 20)
-				printf "  ... %d blocks differ in all\n", nblk
-			if (nblk > 0)
-				bad = 1
-			exit bad
-		}') || rc=$?
-	[ -z "$out" ] || echo "$out"
-	if [ "${SHOW_DUMPE2FS:-1}" = 1 ] && [ "$rc" != 0 ] && echo "$out" | grep -q 'NOT ALLOWED'; then
-		echo "  dumpe2fs -h, e2fsck (<) vs uext4 (>):"
-		diff <(dumpe2fs -h "$ref" 2>&1) <(dumpe2fs -h "$img" 2>&1) | sed 's/^/    /' || true
-	fi
-	return "$rc"
-}
-
-needs_recovery() {
-	dumpe2fs -h "$1" 2>/dev/null | grep -q '^Filesystem features:.*needs_recovery'
-}
 
 # fsck_verdict IMG - "clean" or "not clean (exit N)" for e2fsck -fn.
 fsck_verdict() {
@@ -422,6 +189,23 @@ free_blocks() {
 	debugfs -R "ffb $2 $3" "$1" 2>/dev/null | sed 's/^Free blocks found: //' | tr -s ' ' '\n' | grep .
 }
 
+# case_image NAME SIZE BLOCKSIZE FEATURES COUNT GOAL - new_image, and
+# COUNT of its free blocks from GOAL on in $WORK/NAME.fb; prints the
+# image's path. Fails when either step fails.
+case_image() {
+	local img
+	img=$(new_image "$1" "$2" "$3" "$4") &&
+	free_blocks "$img" "$5" "$6" > "$WORK/$1.fb" &&
+	echo "$img"
+}
+
+# e2fsck_copy IMG OUT - OUT is a copy of IMG replayed by e2fsck -E
+# journal_only (its verdict ignored: the copy is checked block by block).
+e2fsck_copy() {
+	cp --sparse=always "$1" "$2"
+	e2fsck -y -E journal_only "$2" >/dev/null 2>&1 || true
+}
+
 # blist FILE FIRST N - lines FIRST..FIRST+N-1 of FILE joined with commas.
 blist() {
 	sed -n "$2,$(($2 + $3 - 1))p" "$1" | paste -sd,
@@ -468,8 +252,7 @@ selected() {
 case_simple() {
 	local name=$1 bs=$2 feat=$3 jo=$4 img
 	selected "$name" || return 0
-	img=$(new_image "$name" 64M "$bs" "$feat")
-	free_blocks "$img" 16 3000 > "$WORK/$name.fb"
+	img=$(case_image "$name" 64M "$bs" "$feat" 16 3000)
 	mkdata "$WORK/$name.d1" 16 "$bs" "$name-t1"
 	jdebugfs "$img" "$jo" "jw -b $(blist "$WORK/$name.fb" 1 16) $WORK/$name.d1" jc
 	check_replay "$name" "$img"
@@ -479,8 +262,7 @@ case_simple() {
 case_revoke_same() {
 	local name=$1 bs=$2 feat=$3 jo=$4 img
 	selected "$name" || return 0
-	img=$(new_image "$name" 64M "$bs" "$feat")
-	free_blocks "$img" 12 3000 > "$WORK/$name.fb"
+	img=$(case_image "$name" 64M "$bs" "$feat" 12 3000)
 	mkdata "$WORK/$name.d1" 12 "$bs" "$name-t1"
 	jdebugfs "$img" "$jo" \
 		"jw -b $(blist "$WORK/$name.fb" 1 12) -r $(blist "$WORK/$name.fb" 3 4) $WORK/$name.d1" jc
@@ -492,9 +274,8 @@ case_revoke_same() {
 case_revoke_later() {
 	local name=$1 bs=$2 feat=$3 jo=$4 img f
 	selected "$name" || return 0
-	img=$(new_image "$name" 64M "$bs" "$feat")
+	img=$(case_image "$name" 64M "$bs" "$feat" 20 3000)
 	f=$WORK/$name.fb
-	free_blocks "$img" 20 3000 > "$f"
 	mkdata "$WORK/$name.d1" 12 "$bs" "$name-t1"
 	mkdata "$WORK/$name.d3" 1 "$bs" "$name-t3"
 	mkdata "$WORK/$name.d4" 8 "$bs" "$name-t4"
@@ -504,8 +285,7 @@ case_revoke_later() {
 		jo "jw -b $(sed -n 3p "$f") $WORK/$name.d3" jc \
 		jo "jw -b $(blist "$f" 13 8) $WORK/$name.d4" jc
 	check_replay "$name" "$img"
-	cp --sparse=always "$img" "$WORK/$name.chk"
-	e2fsck -y -E journal_only "$WORK/$name.chk" >/dev/null 2>&1 || true
+	e2fsck_copy "$img" "$WORK/$name.chk"
 	replayed "$WORK/$name.chk" "$(sed -n 3p "$f")" "$WORK/$name.d3" 0 "$bs" ||
 		fail "$name: e2fsck did not replay the write after the revoke (case broken)"
 	replayed "$WORK/$name.chk" "$(sed -n 4p "$f")" /dev/zero 0 "$bs" ||
@@ -520,9 +300,8 @@ case_revoke_later() {
 case_long() {
 	local name=$1 bs=$2 feat=$3 jo=$4 n=$5 r=$6 size=$7 img f
 	selected "$name" || return 0
-	img=$(new_image "$name" "$size" "$bs" "$feat")
+	img=$(case_image "$name" "$size" "$bs" "$feat" $((n + r)) 2000)
 	f=$WORK/$name.fb
-	free_blocks "$img" $((n + r)) 2000 > "$f"
 	mkdata "$WORK/$name.d1" "$n" "$bs" "$name-t1"
 	jdebugfs "$img" \
 		"$jo" "jw -b $(blist "$f" 1 "$n") $WORK/$name.d1" jc \
@@ -534,9 +313,8 @@ case_long() {
 case_many() {
 	local name=$1 bs=$2 feat=$3 jo=$4 img f t cmds=()
 	selected "$name" || return 0
-	img=$(new_image "$name" 64M "$bs" "$feat")
+	img=$(case_image "$name" 64M "$bs" "$feat" 24 3000)
 	f=$WORK/$name.fb
-	free_blocks "$img" 24 3000 > "$f"
 	cmds+=("$jo")
 	for t in 1 2 3 4 5 6; do
 		mkdata "$WORK/$name.d$t" 10 "$bs" "$name-t$t"
@@ -552,17 +330,15 @@ case_many() {
 case_uncommitted() {
 	local name=$1 bs=$2 feat=$3 jo=$4 img f
 	selected "$name" || return 0
-	img=$(new_image "$name" 64M "$bs" "$feat")
+	img=$(case_image "$name" 64M "$bs" "$feat" 12 3000)
 	f=$WORK/$name.fb
-	free_blocks "$img" 12 3000 > "$f"
 	mkdata "$WORK/$name.d1" 8 "$bs" "$name-t1"
 	mkdata "$WORK/$name.d2" 8 "$bs" "$name-t2"
 	jdebugfs "$img" \
 		"$jo" "jw -b $(blist "$f" 1 8) $WORK/$name.d1" jc \
 		jo "jw -b $(blist "$f" 5 8) -c $WORK/$name.d2" jc
 	check_replay "$name" "$img"
-	cp --sparse=always "$img" "$WORK/$name.chk"
-	e2fsck -y -E journal_only "$WORK/$name.chk" >/dev/null 2>&1 || true
+	e2fsck_copy "$img" "$WORK/$name.chk"
 	replayed "$WORK/$name.chk" "$(sed -n 1p "$f")" "$WORK/$name.d1" 0 "$bs" ||
 		fail "$name: e2fsck did not replay the committed transaction (case broken)"
 	replayed "$WORK/$name.chk" "$(sed -n 12p "$f")" "$WORK/$name.d2" 7 "$bs" &&
@@ -574,9 +350,8 @@ case_uncommitted() {
 case_escape() {
 	local name=$1 bs=$2 feat=$3 jo=$4 img f i
 	selected "$name" || return 0
-	img=$(new_image "$name" 64M "$bs" "$feat")
+	img=$(case_image "$name" 64M "$bs" "$feat" 6 3000)
 	f=$WORK/$name.fb
-	free_blocks "$img" 6 3000 > "$f"
 	mkdata "$WORK/$name.d1" 6 "$bs" "$name-t1"
 	for i in 0 2 5; do
 		printf '\300\073\071\230' | dd of="$WORK/$name.d1" bs=1 seek=$((i * bs)) conv=notrunc status=none
@@ -590,9 +365,8 @@ case_escape() {
 case_after_jr() {
 	local name=$1 bs=$2 feat=$3 jo=$4 img f
 	selected "$name" || return 0
-	img=$(new_image "$name" 64M "$bs" "$feat")
+	img=$(case_image "$name" 64M "$bs" "$feat" 12 3000)
 	f=$WORK/$name.fb
-	free_blocks "$img" 12 3000 > "$f"
 	mkdata "$WORK/$name.d1" 8 "$bs" "$name-t1"
 	mkdata "$WORK/$name.d2" 8 "$bs" "$name-t2"
 	jdebugfs "$img" "$jo" "jw -b $(blist "$f" 1 8) $WORK/$name.d1" jc

@@ -53,6 +53,7 @@
 #   UEXT4_JK_REPLAY=kernel       replay B with kernel ext4 instead of uext4
 #                                (to check the test itself)
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/journal-lib.sh"
 require_root
 require_cmd mkfs.ext4 e2fsck dumpe2fs debugfs losetup setfattr getfattr \
 	fallocate sha256sum
@@ -66,11 +67,6 @@ CASES=${UEXT4_JK_CASES:-small meta data wrap wrap1k 1k 32bit csum1 async ext3 re
 REPLAY=${UEXT4_JK_REPLAY:-uext4}
 KMNT=$WORK/k
 UMNT=$WORK/u
-
-needs_recovery() {
-	dumpe2fs -h "$1" 2>/dev/null |
-		grep -q '^Filesystem features:.*needs_recovery'
-}
 
 # journal_walk IMG DUMP - walk the log with debugfs logdump (kept in DUMP);
 # prints "START END
@@ -463,17 +459,15 @@ run_case() {
 		rc=$?
 		set -e
 		[ $rc = 0 ] || fail "$name: workload failed (exit $rc)"
-		"$UEXT4_TEST_SHUTDOWN" "$KMNT" logflush ||
-			fail "$name: EXT4_IOC_SHUTDOWN failed"
 		# The image as a crash right after the shutdown leaves it: the
 		# unmount writes the dirty metadata buffers of the committed
-		# transactions to their home blocks, the copy does not have them.
-		cp --sparse=always "$img" "$img.crash"
-		kernel_umount "$KMNT"
-		needs_recovery "$img" ||
+		# transactions to their home blocks, the crash image does not
+		# have them (the unmounted image is kept apart, to count them).
+		shutdown_kernel "$KMNT" "$img" "$img.umounted"
+		needs_recovery "$img.umounted" ||
 			fail "$name: image does not need recovery after the unmount"
-		stale=$(stale_blocks "$img.crash" "$img")
-		mv "$img.crash" "$img"
+		stale=$(stale_blocks "$img" "$img.umounted")
+		rm -f "$img.umounted"
 		needs_recovery "$img" ||
 			fail "$name: image does not need recovery after the shutdown"
 		read -r start end len tx ndesc nb esc rv wrap <<< \

@@ -21,6 +21,7 @@
 #     an empty log, and pass `e2fsck -fn`.
 # SEED=n reproduces the scripts.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/journal-lib.sh"
 require_root
 require_cmd mkfs.ext4 e2fsck debugfs dumpe2fs
 JTXN=${UEXT4_TEST_JTXN:?UEXT4_TEST_JTXN must point at uext4-test-jtxn}
@@ -45,9 +46,7 @@ fi
 # no_recovery_left IMG WHO - the replayer cleared needs_recovery and the log.
 no_recovery_left() {
 	local img=$1 who=$2 out
-	if dumpe2fs -h "$img" 2>/dev/null | grep -q '^Filesystem features:.*needs_recovery'; then
-		fail "$who left needs_recovery set"
-	fi
+	! needs_recovery "$img" || fail "$who left needs_recovery set"
 	out=$("$JTXN" check "$img") || fail "$who: log check after replay: $out"
 	grep -q '^LIVE none' <<<"$out" || fail "$who left transactions in the log: $out"
 }
@@ -100,8 +99,7 @@ run_case() {
 	echo "$out" | sed 's/^/  /'
 	read -r _ first last < <(grep '^LIVE ' <<<"$out") || true
 	[ -n "$last" ] || fail "$name: no LIVE line"
-	dumpe2fs -h "$img" 2>/dev/null | grep -q '^Filesystem features:.*needs_recovery' ||
-		fail "$name: needs_recovery is not set"
+	needs_recovery "$img" || fail "$name: needs_recovery is not set"
 
 	out=$("$JTXN" check "$img") || { echo "$out" >&2; fail "$name: the log does not check"; }
 	echo "  check: $(grep transactions <<<"$out")"

@@ -17,6 +17,7 @@
 #  - a read-only mount processes nothing and writes nothing
 #  - e2fsprogs' orphan images (corpus): e2fsck -fn clean after the mount
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/journal-lib.sh"
 require_root
 require_cmd debugfs dumpe2fs cmp
 
@@ -26,9 +27,7 @@ head -c 16384 /dev/urandom > "$WORK/data16k"
 
 dbg() { debugfs -w -R "$2" "$1" >/dev/null 2>&1; }
 ino_of() { debugfs -R "stat /$2" "$1" 2>/dev/null | sed -n 's/^Inode: *\([0-9]*\).*/\1/p'; }
-in_use() { debugfs -R "testi <$2>" "$1" 2>&1 | grep -q "is marked in use"; }
 free_inodes() { sb_field "$1" "Free inodes"; }
-sb_field() { { dumpe2fs -h "$1" 2>/dev/null || true; } | sed -n "s/^$2: *//p"; }
 
 # orphan_file IMG NAME - a file of 4 blocks made an unlinked orphan
 # candidate (entry removed, links 0); prints its inode number.
@@ -45,8 +44,7 @@ unlinked_file() {
 mount_umount() {
 	local img=$1
 	shift
-	OUT=$("$UEXT4" "$@" "$img" "$MNT" 2>&1) || fail "mount failed: $OUT"
-	_MOUNTS+=("$MNT")
+	uext4_try "$img" "$MNT" "$@" || fail "mount failed: $OUT"
 	echo "$OUT"
 	umount_uext4 "$MNT" "$img"
 }

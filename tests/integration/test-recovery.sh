@@ -28,6 +28,7 @@
 #    cannot replay (fast commit, a damaged journal superblock or inode)
 #    are refused, rw and ro, image untouched
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/journal-lib.sh"
 require_root
 require_cmd debugfs dumpe2fs cmp losetup
 [ -n "${UEXT4_TEST_SHUTDOWN:-}" ] || skip "needs the shutdown helper (run through meson test)"
@@ -39,59 +40,37 @@ KMNT=$WORK/kmnt
 REF=$WORK/ref
 mkdir -p "$MNT" "$KMNT" "$REF"
 
-# (dumpe2fs fails on a damaged journal after printing the superblock)
-needs_recovery() {
-	local sb
-	sb=$(dumpe2fs -h "$1" 2>/dev/null || true)
-	grep -q '^Filesystem features:.*needs_recovery' <<<"$sb"
-}
-
-# shutdown_kernel MNT [IMG] - crash the kernel mount (journal flushed) and
-# unmount. With IMG: IMG is left as the crash left it (copied before the
-# unmount, which still writes home blocks of a shut-down file system).
-shutdown_kernel() {
-	"$UEXT4_TEST_SHUTDOWN" "$1" logflush || fail "EXT4_IOC_SHUTDOWN failed"
-	[ -z "${2:-}" ] || cp --sparse=always "$2" "$2.crash"
-	kernel_umount "$1"
-	[ -z "${2:-}" ] || mv "$2.crash" "$2"
-}
-
-# tree_list DIR OUT - every entry of DIR: name, type, mode, size, link
-# count, mtime, symlink target (OUT.list), and file contents (OUT.sum).
-tree_list() {
-	(
-		cd "$1"
-		find . -path ./lost+found -prune -o \
-			-printf '%p %y %m %s %n %T@ %l\n' | LC_ALL=C sort > "$2.list"
-		find . -path ./lost+found -prune -o -type f -print0 |
-			LC_ALL=C sort -z | xargs -0 -r sha256sum > "$2.sum"
-	)
-}
-
-# same_tree A B WHAT - listings A and B (tree_list) agree.
-same_tree() {
-	local ext
-	for ext in list sum; do
-		cmp -s "$1.$ext" "$2.$ext" || {
-			diff "$1.$ext" "$2.$ext" | head -20 >&2
-			fail "$3: trees differ ($ext)"
-		}
-	done
+# same_view A B WHAT - listings A and B (tree_list) agree, or the test
+# fails with the first differences.
+same_view() {
+	same_tree "$1" "$2" 20 >&2 || fail "$3: trees differ"
 }
 
 # ro_view IMG OUT [uext4 options] - mount IMG read-only with uext4, list
-# its tree into OUT, unmount; the image must not change. Prints stderr.
+# its tree (lost+found left out) into OUT, unmount; the image must not
+# change. Prints what uext4 printed.
 ro_view() {
-	local img=$1 out=$2 sum o
+	local img=$1 out=$2 sum
 	shift 2
 	sum=$(sha256sum < "$img")
-	o=$("$UEXT4" -o ro "$@" "$img" "$MNT" 2>&1) || fail "ro mount of $img failed: $o"
-	_MOUNTS+=("$MNT")
+	uext4_try "$img" "$MNT" -o ro "$@" || fail "ro mount of $img failed: $OUT"
 	grep " $MNT " /proc/mounts | grep -q '[ ,]ro[ ,]' || fail "ro mount of $img: not ro"
-	tree_list "$MNT" "$out"
+	tree_list "$MNT" "$out" ./lost+found
 	umount_uext4 "$MNT" "$img"
 	[ "$(sha256sum < "$img")" = "$sum" ] || fail "ro mount changed $img"
-	echo "$o"
+	echo "$OUT"
+}
+
+# mount_walk IMG [uext4 options] - uext4_try IMG on $MNT (sets OUT, RC);
+# when it mounted, read the whole tree (errors ignored) and unmount.
+mount_walk() {
+	local img=$1
+	shift
+	uext4_try "$img" "$MNT" "$@" || true
+	if [ "$RC" = 0 ]; then
+		ls -R "$MNT" >/dev/null 2>&1 || true
+		umount_uext4 "$MNT" "$img"
+	fi
 }
 
 # e2fsck_view IMG OUT - the tree of a copy of IMG replayed by e2fsck -fy.
@@ -141,36 +120,33 @@ grep -q "recovery complete (in memory, image not written): replayed [1-9][0-9]* 
 cmp -s "$img" "$WORK/orig.img" || fail "ro mount changed the image"
 needs_recovery "$img" || fail "ro mount cleared needs_recovery"
 e2fsck_view "$img" "$WORK/e2fsck"
-same_tree "$WORK/e2fsck" "$WORK/ro" "ro view against e2fsck -fy's replay"
+same_view "$WORK/e2fsck" "$WORK/ro" "ro view against e2fsck -fy's replay"
 log "ro view: $(wc -l < "$WORK/ro.list") entries, as e2fsck's replay"
 
 log "norecovery: read-only, warning, untouched"
-out=$("$UEXT4" -o norecovery "$img" "$MNT" 2>&1) || fail "norecovery mount failed: $out"
-_MOUNTS+=("$MNT")
-grep -qi "warning:.*needs recovery" <<<"$out" || fail "norecovery: no warning: $out"
+uext4_try "$img" "$MNT" -o norecovery || fail "norecovery mount failed: $OUT"
+grep -qi "warning:.*needs recovery" <<<"$OUT" || fail "norecovery: no warning: $OUT"
 grep " $MNT " /proc/mounts | grep -q '[ ,]ro[ ,]' || fail "norecovery: not ro"
 ls -R "$MNT" >/dev/null || fail "norecovery: tree not readable"
 umount_uext4 "$MNT" "$img"
 cmp -s "$img" "$WORK/orig.img" || fail "norecovery mount changed the image"
 
 log "read-write mount: replay"
-out=$("$UEXT4" "$img" "$MNT" 2>&1) || fail "rw mount failed: $out"
-_MOUNTS+=("$MNT")
-grep -q "recovery complete: replayed [1-9][0-9]* blocks" <<<"$out" || fail "no recovery message: $out"
-echo "$out"
+uext4_try "$img" "$MNT" || fail "rw mount failed: $OUT"
+grep -q "recovery complete: replayed [1-9][0-9]* blocks" <<<"$OUT" || fail "no recovery message: $OUT"
+echo "$OUT"
 diff -r --no-dereference "$REF" "$MNT" -x lost+found ||
 	fail "replayed tree differs from the reference"
 [ "$(readlink "$MNT/link")" = d/sub/note ] || fail "symlink target wrong"
-tree_list "$MNT" "$WORK/rw"
+tree_list "$MNT" "$WORK/rw" ./lost+found
 umount_uext4 "$MNT" "$img"
-same_tree "$WORK/rw" "$WORK/ro" "ro view against the rw replay"
+same_view "$WORK/rw" "$WORK/ro" "ro view against the rw replay"
 needs_recovery "$img" && fail "needs_recovery still set after the replay"
 fsck_clean "$img"
 
 log "replayed again: mounts without recovery, same tree"
-out=$("$UEXT4" -o ro "$img" "$MNT" 2>&1) || fail "ro mount after replay failed: $out"
-_MOUNTS+=("$MNT")
-grep -q "recovery" <<<"$out" && fail "second mount recovered again: $out"
+uext4_try "$img" "$MNT" -o ro || fail "ro mount after replay failed: $OUT"
+grep -q "recovery" <<<"$OUT" && fail "second mount recovered again: $OUT"
 diff -r --no-dereference "$REF" "$MNT" -x lost+found || fail "tree differs after remount"
 umount_uext4 "$MNT" "$img"
 fsck_clean "$img"
@@ -198,7 +174,7 @@ if kernel_mount "$img" "$KMNT" 2>/dev/null; then
 		fail "bigalloc: no in-memory recovery: $out"
 	cmp -s "$img" "$WORK/orig.img" || fail "bigalloc: image changed"
 	e2fsck_view "$img" "$WORK/ba-e2fsck"
-	same_tree "$WORK/ba-e2fsck" "$WORK/ba" "bigalloc: ro view against e2fsck -fy's replay"
+	same_view "$WORK/ba-e2fsck" "$WORK/ba" "bigalloc: ro view against e2fsck -fy's replay"
 	grep -q '^./b/c/f1 ' "$WORK/ba.list" || fail "bigalloc: rename lost in the ro view"
 	rm -f "$img" "$WORK/orig.img"
 else
@@ -208,7 +184,7 @@ fi
 # ---- 2. orphans --------------------------------------------------------
 # orphan_case NAME [mkfs options] - a file unlinked while held open.
 orphan_case() {
-	local name=$1 img copy pid ino out fsck
+	local name=$1 img copy pid ino fsck
 	shift
 	log "orphan ($name): unlinked while open, shutdown"
 	img=$(make_image 64M "$@")
@@ -240,14 +216,13 @@ orphan_case() {
 		dumpe2fs -h "$copy" 2>/dev/null | grep -q '^Filesystem features:.*orphan_present' ||
 			fail "$name: orphan_present not set after the replay"
 	fi
-	debugfs -R "testi <$ino>" "$copy" 2>&1 | grep -q "is marked in use" ||
+	in_use "$copy" "$ino" ||
 		fail "$name: orphan inode $ino not in use before the mount"
 	rm -f "$copy"
 
-	out=$("$UEXT4" "$img" "$MNT" 2>&1) || fail "$name: rw mount failed: $out"
-	_MOUNTS+=("$MNT")
-	echo "$out"
-	grep -q "1 orphan inode deleted" <<<"$out" || fail "$name: orphan not reported: $out"
+	uext4_try "$img" "$MNT" || fail "$name: rw mount failed: $OUT"
+	echo "$OUT"
+	grep -q "1 orphan inode deleted" <<<"$OUT" || fail "$name: orphan not reported: $OUT"
 	[ "$(cat "$MNT/keep")" = keep ] || fail "$name: keep lost"
 	[ -f "$MNT/after-unlink" ] || fail "$name: after-unlink lost"
 	[ -e "$MNT/held" ] && fail "$name: unlinked file reappeared"
@@ -296,32 +271,18 @@ for src in "$CORPUS"/j_corrupt_commit*.gz "$CORPUS"/j_corrupt_descr*.gz \
 	e2fsck -E journal_only -y "$WORK/e.img" >/dev/null 2>&1 || true
 	# read-only first: replayed in memory (a damaged log with a warning)
 	cp "$WORK/u.img" "$WORK/orig.img"
-	set +e
-	out=$("$UEXT4" -o ro "$WORK/u.img" "$MNT" 2>&1)
-	rc=$?
-	set -e
-	if [ "$rc" = 0 ]; then
-		_MOUNTS+=("$MNT")
-		ls -R "$MNT" >/dev/null 2>&1 || true
-		umount_uext4 "$MNT" "$WORK/u.img"
-		grep -q "in memory, image not written" <<<"$out" ||
-			fail "$name: ro: no in-memory recovery message: $out"
-	elif [ "$rc" != 3 ]; then
-		fail "$name: ro: status $rc: $out"
+	mount_walk "$WORK/u.img" -o ro
+	if [ "$RC" = 0 ]; then
+		grep -q "in memory, image not written" <<<"$OUT" ||
+			fail "$name: ro: no in-memory recovery message: $OUT"
+	elif [ "$RC" != 3 ]; then
+		fail "$name: ro: status $RC: $OUT"
 	fi
 	cmp -s "$WORK/u.img" "$WORK/orig.img" || fail "$name: ro mount changed the image"
-	log "$name: ro: status $rc$(grep -q 'journal is damaged' <<<"$out" && echo ', journal damaged (warned)'), image untouched"
-	set +e
-	out=$("$UEXT4" "$WORK/u.img" "$MNT" 2>&1)
-	rc=$?
-	set -e
-	if [ "$rc" = 0 ]; then
-		_MOUNTS+=("$MNT")
-		ls -R "$MNT" >/dev/null 2>&1 || true
-		umount_uext4 "$MNT" "$WORK/u.img"
-	elif [ "$rc" != 3 ]; then
-		fail "$name: status $rc: $out"
-	fi
+	log "$name: ro: status $RC$(grep -q 'journal is damaged' <<<"$OUT" && echo ', journal damaged (warned)'), image untouched"
+	mount_walk "$WORK/u.img"
+	[ "$RC" = 0 ] || [ "$RC" = 3 ] || fail "$name: status $RC: $OUT"
+	rc=$RC
 	needs_recovery "$WORK/u.img" && fail "$name: needs_recovery still set (status $rc)"
 	want=$(sb_summary "$WORK/e.img")
 	got=$(sb_summary "$WORK/u.img")
@@ -342,14 +303,11 @@ for name in j_recover_fast_commit j_corrupt_sb_csum j_corrupt_sb_magic f_journal
 	needs_recovery "$WORK/u.img" || continue
 	cp "$WORK/u.img" "$WORK/orig.img"
 	for o in rw ro; do
-		set +e
-		out=$("$UEXT4" -o "$o" "$WORK/u.img" "$MNT" 2>&1)
-		rc=$?
-		set -e
-		[ "$rc" = 3 ] || fail "$name: $o: status $rc, expected 3: $out"
+		uext4_try "$WORK/u.img" "$MNT" -o "$o" || true
+		[ "$RC" = 3 ] || fail "$name: $o: status $RC, expected 3: $OUT"
 		mountpoint -q "$MNT" && fail "$name: $o: mounted although refused"
 		cmp -s "$WORK/u.img" "$WORK/orig.img" || fail "$name: $o: refused but changed"
-		log "$name: $o refused, untouched: $(head -1 <<<"$out" | sed "s#$WORK/##")"
+		log "$name: $o refused, untouched: $(head -1 <<<"$OUT" | sed "s#$WORK/##")"
 	done
 done
 log "ok"
