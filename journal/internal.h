@@ -10,6 +10,8 @@
  *   log.c         the log: journal inode map, open/close, block I/O
  *   recovery.c    replay: scan, revoke and replay passes, to the device
  *                 or to memory
+ *   recovery_batch.c  replay's home writes: one slot per block, sorted,
+ *                 merged, written by a thread while the next batch fills
  *   overlay.c     the in-memory replay: block table and overlay reads
  *   transaction.c the writer: transactions, commit, checkpoint, lookup
  */

@@ -13,6 +13,15 @@
  *   REPLAY  write every logged block home, unless revoked by the same or
  *           a later transaction or failing its tag checksum.
  *
+ * Log reads: the blocks the SCAN pass walks are kept in memory (the log
+ * cache, up to RECOVERY_CACHE_MAX bytes or an eighth of RAM), read in
+ * large batches, so that REVOKE and REPLAY read nothing from the device
+ * (e2fsck and the kernel read through the page cache). Past the cache a
+ * small readahead window reads from the device as the kernel's jread().
+ * Both hold what e2fsck would read at that moment: the device patched
+ * with what the sink holds and has not written yet, and every replayed
+ * block laid over its copies (a log that replays onto its own blocks).
+ *
  * REPLAY hands each block to a sink (struct recovery_sink_ops): the
  * device sink batches home writes (journal_recover()), the memory sink
  * fills a struct journal_overlay (journal_recover_to_memory(), overlay.c)
@@ -32,15 +41,23 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
+#include "recovery_batch.h"
 
-/** RECOVERY_RA_BLOCKS - log blocks read per batch (readahead window). */
+/** RECOVERY_RA_BLOCKS - log blocks read per batch past the log cache. */
 #define RECOVERY_RA_BLOCKS 32u
-/** RECOVERY_BATCH_BLOCKS - home blocks written per cache_bdev_submit(). */
-#define RECOVERY_BATCH_BLOCKS 256u
+/** RECOVERY_CACHE_MAX - most bytes of log kept in memory. */
+#define RECOVERY_CACHE_MAX (256u << 20)
+/** RECOVERY_CACHE_FILL - log cache bytes read per cache_bdev_submit(). */
+#define RECOVERY_CACHE_FILL (8u << 20)
+/** RECOVERY_FILL_BIOS - most log cache blocks read per fill. */
+#define RECOVERY_FILL_BIOS 2048u
+/** RECOVERY_CACHE_BIO - most bytes of one log cache read bio. */
+#define RECOVERY_CACHE_BIO (512u << 10)
 
 enum recovery_pass { PASS_SCAN, PASS_REVOKE, PASS_REPLAY };
 
@@ -174,15 +191,31 @@ struct recovery_sink_ops {
 	int (*finish)(struct recovery *r);
 };
 
+/*
+ * struct recovery_run - log blocks [@logblk, @logblk + @len) live on device
+ * blocks [@phys, @phys + @len): the journal map cut into contiguous runs,
+ * sorted by @phys, to find the log copies of a replayed home block.
+ * @maxend: the largest @phys + @len of this run and all before it (runs
+ *          of a damaged map may overlap).
+ */
+struct recovery_run {
+	uint64_t phys;
+	uint64_t maxend;
+	uint32_t logblk;
+	uint32_t len;
+};
+
 /**
  * struct recovery - one journal_recover() call.
- * @win/@win_base/@win_nr: readahead window of log blocks
+ * @lc/@lc_cap/@lc_nr: the log cache: log blocks in walk order from
+ *        s_start (wrapping), @lc_nr of them read, room for @lc_cap
+ *        (0: no cache).
+ * @runs/@nr_runs: the journal map by device block (recovery_run).
+ * @win/@win_base/@win_nr: readahead window of log blocks past the cache
  *        [@win_base, @win_base + @win_nr); @win_phys their device blocks.
  * @sink: where replayed blocks go (device or memory sink below).
- * @out/@out_blocks/@out_nr: device sink: home writes not submitted yet,
- *        one slot per home block (a later copy overwrites the slot: the
- *        batch goes out in parallel, so it must not hold two writes of
- *        one block).
+ * @bios: room for lc_fill().
+ * @hb:   device sink: the home writes (recovery_batch.c).
  * @ov:   memory sink: the table being filled.
  * @end: end_transaction of the SCAN pass; 0 = not known yet (kernel).
  * @io_error: a device read or write failed.
@@ -193,14 +226,17 @@ struct recovery {
 	struct journal_recovery_info *info;
 	const struct recovery_sink_ops *sink;
 	struct revoke_table revokes;
+	unsigned char *lc;
+	uint32_t lc_cap;
+	uint32_t lc_nr;
+	struct recovery_run *runs;
+	size_t nr_runs;
 	unsigned char *win;
 	uint64_t win_phys[RECOVERY_RA_BLOCKS];
 	uint32_t win_base;
 	unsigned int win_nr;
-	unsigned char *out;
-	uint64_t out_blocks[RECOVERY_BATCH_BLOCKS];
-	unsigned int out_nr;
-	struct cache_bio bios[RECOVERY_BATCH_BLOCKS];
+	struct cache_bio *bios;
+	struct journal_home_batch *hb;
 	struct journal_overlay *ov;
 	unsigned char *desc;
 	struct journal_tag *tags;
@@ -216,9 +252,192 @@ static unsigned char *win_block(struct recovery *r, unsigned int i)
 	return r->win + (size_t)i * r->j->blocksize;
 }
 
-static unsigned char *out_block(struct recovery *r, unsigned int i)
+static unsigned char *lc_block(struct recovery *r, uint32_t d)
 {
-	return r->out + (size_t)i * r->j->blocksize;
+	return r->lc + (size_t)d * r->j->blocksize;
+}
+
+/*
+ * Add a read of log block @logblk into @buf to @bios: merged into the
+ * last bio when both the device blocks and the buffers follow on, up to
+ * @max_len bytes.
+ */
+static void bio_add_read(struct recovery *r, struct cache_bio *bios,
+			 unsigned int *nbios, uint32_t logblk, void *buf,
+			 size_t max_len)
+{
+	struct journal *j = r->j;
+	struct cache_bio *last = *nbios ? &bios[*nbios - 1] : NULL;
+
+	if (last && last->pos + last->len == j->map[logblk] * j->blocksize &&
+	    (unsigned char *)last->buf + last->len == buf &&
+	    last->len + j->blocksize <= max_len) {
+		last->len += j->blocksize;
+		return;
+	}
+	journal_log_bio(j, logblk, buf, false, &bios[(*nbios)++]);
+}
+
+/* ---- the log cache ------------------------------------------------------- */
+
+/* Position of @logblk in the walk from s_start, or UINT32_MAX if none. */
+static uint32_t lc_index(const struct recovery *r, uint32_t logblk)
+{
+	const struct journal_sb *sb = &r->j->sb;
+
+	if (logblk < sb->first || logblk >= sb->last)
+		return UINT32_MAX;
+	if (logblk >= sb->start)
+		return logblk - sb->start;
+	return sb->last - sb->start + logblk - sb->first;
+}
+
+static uint32_t lc_logblk(const struct recovery *r, uint32_t d)
+{
+	const struct journal_sb *sb = &r->j->sb;
+
+	if (d < sb->last - sb->start)
+		return sb->start + d;
+	return sb->first + d - (sb->last - sb->start);
+}
+
+/*
+ * Read the cache on to at least block @d: RECOVERY_CACHE_FILL bytes at a
+ * time, in bios of up to RECOVERY_CACHE_BIO bytes that the engine runs
+ * in parallel. What the sink holds is laid over what was read.
+ */
+static int lc_fill(struct recovery *r, uint32_t d)
+{
+	struct journal *j = r->j;
+	uint32_t from = r->lc_nr, to = d + 1, step;
+	unsigned int nbios = 0;
+
+	step = RECOVERY_CACHE_FILL / j->blocksize;
+	if (step > RECOVERY_FILL_BIOS)
+		step = RECOVERY_FILL_BIOS;	/* r->bios */
+	if (to - from < step)
+		to = from + step;
+	if (to > r->lc_cap)
+		to = r->lc_cap;
+	for (uint32_t k = from; k < to; k++)
+		bio_add_read(r, r->bios, &nbios, lc_logblk(r, k),
+			     lc_block(r, k), RECOVERY_CACHE_BIO);
+	if (cache_bdev_submit(j->bdev, r->bios, nbios)) {
+		r->io_error = true;
+		return -EIO;
+	}
+	for (uint32_t k = from; k < to; k++) {
+		const unsigned char *held =
+			r->sink->lookup(r, j->map[lc_logblk(r, k)]);
+
+		if (held)
+			memcpy(lc_block(r, k), held, j->blocksize);
+	}
+	r->lc_nr = to;
+	return 0;
+}
+
+static int run_cmp(const void *a, const void *b)
+{
+	const struct recovery_run *x = a, *y = b;
+
+	return x->phys < y->phys ? -1 : x->phys > y->phys;
+}
+
+/* Cut the log's part of the journal map into runs (struct recovery_run). */
+static int lc_runs_build(struct recovery *r)
+{
+	struct journal *j = r->j;
+	uint64_t maxend = 0;
+	size_t n = 0;
+
+	for (uint32_t b = j->sb.first; b < j->sb.last; b++)
+		if (b == j->sb.first || j->map[b] != j->map[b - 1] + 1)
+			n++;
+	r->runs = calloc(n, sizeof(*r->runs));
+	if (!r->runs)
+		return -ENOMEM;
+	for (uint32_t b = j->sb.first; b < j->sb.last; b++) {
+		struct recovery_run *run = &r->runs[r->nr_runs - 1];
+
+		if (b == j->sb.first || j->map[b] != j->map[b - 1] + 1) {
+			run = &r->runs[r->nr_runs++];
+			run->phys = j->map[b];
+			run->logblk = b;
+		}
+		run->len++;
+	}
+	qsort(r->runs, n, sizeof(*r->runs), run_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (r->runs[i].phys + r->runs[i].len > maxend)
+			maxend = r->runs[i].phys + r->runs[i].len;
+		r->runs[i].maxend = maxend;
+	}
+	return 0;
+}
+
+/*
+ * Size and allocate the log cache: the whole log up to RECOVERY_CACHE_MAX
+ * bytes and an eighth of RAM; UEXT4_RECOVERY_CACHE_BLOCKS sets another
+ * limit (tests: a log larger than the cache). The buffer is not touched
+ * here: only the pages the walk reads are used.
+ */
+static int lc_init(struct recovery *r)
+{
+	struct journal *j = r->j;
+	const char *env = getenv("UEXT4_RECOVERY_CACHE_BLOCKS");
+	uint64_t cap = j->sb.last - j->sb.first;
+	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+	size_t align = j->align < sizeof(void *) ? sizeof(void *) : j->align;
+	uint64_t lim = RECOVERY_CACHE_MAX / j->blocksize;
+
+	if (pages > 0 && psize > 0 &&
+	    (uint64_t)pages * (uint64_t)psize / 8 / j->blocksize < lim)
+		lim = (uint64_t)pages * (uint64_t)psize / 8 / j->blocksize;
+	if (env && *env)
+		lim = strtoull(env, NULL, 0);
+	if (cap > lim)
+		cap = lim;
+	if (!cap)
+		return 0;
+	r->lc = aligned_alloc(align, (cap * j->blocksize + align - 1) /
+					     align * align);
+	if (!r->lc)
+		return -ENOMEM;
+	r->lc_cap = (uint32_t)cap;
+	return lc_runs_build(r);
+}
+
+/* Lay @data, the new contents of device block @blocknr, over its copies. */
+static void log_copies_update(struct recovery *r, uint64_t blocknr,
+			      const unsigned char *data)
+{
+	size_t lo = 0, hi = r->nr_runs;
+
+	for (unsigned int i = 0; i < r->win_nr; i++)
+		if (r->win_phys[i] == blocknr)
+			memcpy(win_block(r, i), data, r->j->blocksize);
+	if (!r->lc_nr)
+		return;
+	/* hi: the first run starting past @blocknr */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (r->runs[mid].phys <= blocknr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	while (hi-- > 0 && r->runs[hi].maxend > blocknr) {
+		const struct recovery_run *run = &r->runs[hi];
+		uint32_t d;
+
+		if (blocknr >= run->phys + run->len)
+			continue;
+		d = lc_index(r, run->logblk + (uint32_t)(blocknr - run->phys));
+		if (d < r->lc_nr)
+			memcpy(lc_block(r, d), data, r->j->blocksize);
+	}
 }
 
 /*
@@ -241,14 +460,8 @@ static int win_fill(struct recovery *r, uint32_t logblk)
 	r->win_nr = 0;
 	for (unsigned int i = 0; i < n; i++) {
 		r->win_phys[i] = j->map[logblk + i];
-		if (nbios && r->win_phys[i] == r->win_phys[i - 1] + 1 &&
-		    (unsigned char *)bios[nbios - 1].buf + bios[nbios - 1].len ==
-			    win_block(r, i)) {
-			bios[nbios - 1].len += j->blocksize;
-			continue;
-		}
-		journal_log_bio(j, logblk + i, win_block(r, i), false,
-				&bios[nbios++]);
+		bio_add_read(r, bios, &nbios, logblk + i, win_block(r, i),
+			     SIZE_MAX);
 	}
 	if (cache_bdev_submit(j->bdev, bios, nbios)) {
 		r->io_error = true;
@@ -273,12 +486,23 @@ static int log_get(struct recovery *r, uint32_t logblk,
 		   const unsigned char **blk)
 {
 	struct journal *j = r->j;
+	uint32_t d;
 	int ret;
 
 	if (logblk >= j->sb.maxlen || logblk >= j->nr_blocks) {
 		fprintf(stderr, "uext4: journal: log block %u past the log\n",
 			logblk);
 		return -EUCLEAN;
+	}
+	d = lc_index(r, logblk);
+	if (d < r->lc_cap) {
+		if (d >= r->lc_nr) {
+			ret = lc_fill(r, d);
+			if (ret)
+				return ret;
+		}
+		*blk = lc_block(r, d);
+		return 0;
 	}
 	if (logblk < r->win_base || logblk - r->win_base >= r->win_nr) {
 		ret = win_fill(r, logblk);
@@ -289,58 +513,36 @@ static int log_get(struct recovery *r, uint32_t logblk,
 	return 0;
 }
 
-/* ---- the device sink: batched home writes -------------------------------- */
-
-static int out_submit(struct recovery *r)
-{
-	struct journal *j = r->j;
-	int ret = 0;
-
-	for (unsigned int i = 0; i < r->out_nr; i++)
-		journal_home_bio(j, r->out_blocks[i], out_block(r, i), true,
-				 &r->bios[i]);
-	if (r->out_nr && cache_bdev_submit(j->bdev, r->bios, r->out_nr)) {
-		r->io_error = true;
-		ret = -EIO;
-	}
-	r->out_nr = 0;
-	return ret;
-}
+/* ---- the device sink: batched home writes (recovery_batch.c) ------------ */
 
 static int dev_slot(struct recovery *r, uint64_t blocknr, unsigned char **dst)
 {
-	unsigned int slot;
+	int ret = journal_home_batch_slot(r->hb, blocknr, dst);
 
-	for (slot = 0; slot < r->out_nr; slot++)
-		if (r->out_blocks[slot] == blocknr)
-			break;
-	if (slot == r->out_nr) {
-		if (r->out_nr == RECOVERY_BATCH_BLOCKS) {
-			int ret = out_submit(r);
-
-			if (ret)
-				return ret;
-		}
-		slot = r->out_nr++;
-		r->out_blocks[slot] = blocknr;
-	}
-	*dst = out_block(r, slot);
-	return 0;
+	if (ret)
+		r->io_error = true;
+	return ret;
 }
 
 static const unsigned char *dev_lookup(const struct recovery *r,
 				       uint64_t blocknr)
 {
-	for (unsigned int k = 0; k < r->out_nr; k++)
-		if (r->out_blocks[k] == blocknr)
-			return r->out + (size_t)k * r->j->blocksize;
-	return NULL;
+	return journal_home_batch_lookup(r->hb, blocknr);
+}
+
+static int dev_finish(struct recovery *r)
+{
+	int ret = journal_home_batch_flush(r->hb);
+
+	if (ret)
+		r->io_error = true;
+	return ret;
 }
 
 static const struct recovery_sink_ops recovery_dev_sink = {
 	.slot = dev_slot,
 	.lookup = dev_lookup,
-	.finish = out_submit,
+	.finish = dev_finish,
 };
 
 /* ---- the memory sink: a journal_overlay ---------------------------------- */
@@ -402,10 +604,8 @@ static int out_add(struct recovery *r, uint64_t blocknr, const void *data,
 		dst[2] = (unsigned char)(JOURNAL_MAGIC >> 8);
 		dst[3] = (unsigned char)JOURNAL_MAGIC;
 	}
-	/* Keep the readahead window what the device will hold. */
-	for (unsigned int i = 0; i < r->win_nr; i++)
-		if (r->win_phys[i] == blocknr)
-			memcpy(win_block(r, i), dst, j->blocksize);
+	/* Keep the log read so far what the device will hold. */
+	log_copies_update(r, blocknr, dst);
 	return 0;
 }
 
@@ -651,25 +851,31 @@ static int recovery_init(struct recovery *r, struct journal *j,
 	r->sink = sink;
 	r->max_tags = j->blocksize / 8 + 1;
 	r->win = journal_block_alloc(j, RECOVERY_RA_BLOCKS);
-	if (sink == &recovery_dev_sink)
-		r->out = journal_block_alloc(j, RECOVERY_BATCH_BLOCKS);
-	else if (journal_overlay_new(j->blocksize, &r->ov))
+	r->bios = calloc(RECOVERY_FILL_BIOS, sizeof(*r->bios));
+	if (sink == &recovery_dev_sink) {
+		if (journal_home_batch_new(j, &r->hb))
+			r->hb = NULL;
+	} else if (journal_overlay_new(j->blocksize, &r->ov)) {
 		r->ov = NULL;
+	}
 	r->desc = malloc(j->blocksize);
 	r->tags = calloc(r->max_tags, sizeof(*r->tags));
 	r->records = calloc(j->blocksize / 4, sizeof(*r->records));
-	if (!r->win || !(r->out || r->ov) || !r->desc || !r->tags ||
-	    !r->records)
+	if (!r->win || !r->bios || !(r->hb || r->ov) || !r->desc ||
+	    !r->tags || !r->records)
 		return -ENOMEM;
-	return 0;
+	return lc_init(r);
 }
 
 /* Frees everything but r->ov (the memory replay's result). */
 static void recovery_fini(struct recovery *r)
 {
 	free(r->revokes.slots);
+	free(r->lc);
+	free(r->runs);
 	free(r->win);
-	free(r->out);
+	free(r->bios);
+	journal_home_batch_free(r->hb);
 	free(r->desc);
 	free(r->tags);
 	free(r->records);

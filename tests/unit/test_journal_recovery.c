@@ -8,7 +8,8 @@
  * escaped blocks, torn and damaged transactions (commit, descriptor,
  * revoke and data checksums; stale blocks judged by commit time), the log
  * wrapping, batching of large replays, blocks past the device end, and a
- * bit-flip loop that must never crash nor write outside the device.
+ * bit-flip loop that must never crash nor write outside the device, a
+ * log larger than the replay's log cache.
  * journal_recover_to_memory(): the same journals replayed into memory on
  * a read-only journal give, through the overlay, the bytes the device
  * replay writes, with the device untouched; overlay reads of ranges that
@@ -828,6 +829,56 @@ static void test_memory_wrap_and_self(void **state)
 	free(blks);
 }
 
+/*
+ * The log cache (recovery.c) limited to a few blocks: the rest of the
+ * walk is read through the readahead window, with the same results;
+ * several descriptors per transaction, the log wrapping, and home blocks
+ * inside the log, on both sides of the cache's end.
+ */
+static void test_small_cache(void **state)
+{
+	static const char *const limits[] = { "0", "3", "40", "700" };
+	uint64_t self[] = { JBASE + 12, JBASE + 60, JBASE + 1020, 1100 };
+	uint64_t *blks = calloc(700, sizeof(*blks));
+
+	(void)state;
+	assert_non_null(blks);
+	for (unsigned int i = 0; i < 700; i++)
+		blks[i] = 1200 + i;
+	for (size_t l = 0; l < sizeof(limits) / sizeof(limits[0]); l++) {
+		struct journal_recovery_info info;
+		struct journal_sb sb;
+		struct jb b;
+
+		setenv("UEXT4_RECOVERY_CACHE_BLOCKS", limits[l], 1);
+		jb_init(&b, 1024, JOURNAL_INCOMPAT_CSUM_V3 |
+					  JOURNAL_INCOMPAT_64BIT, 0);
+		b.head = JBLOCKS - 5;
+		jb_sb(&b, 7, b.head, 0);
+		jb_txn(&b, 7, blks, 20, NULL, 0, DMG_NONE, false);
+		jb_txn(&b, 8, blks + 20, 680, NULL, 0, DMG_NONE, false);
+		jb_txn(&b, 9, blks, 3, NULL, 0, DMG_NONE, false);
+		assert_int_equal(jb_recover(&b, false, &info, &sb), 0);
+		assert_int_equal(info.nr_replayed, 703);
+		for (unsigned int i = 0; i < 700; i++)
+			assert_true(home_is(&b, blks[i], i < 3 ? 9 :
+							 i < 20 ? 7 : 8));
+		jb_fini(&b);
+
+		for (size_t v = 0; v < NR_VARIANTS; v++) {
+			jb_init(&b, 1024, variants[v][0], variants[v][1]);
+			jb_sb(&b, 3, 1, 0);
+			jb_txn(&b, 3, self, 4, NULL, 0, DMG_NONE, false);
+			jb_txn(&b, 4, blks, 300, NULL, 0, DMG_NONE, false);
+			jb_txn(&b, 5, self + 1, 2, NULL, 0, DMG_NONE, false);
+			mem_vs_dev(&b);
+			jb_fini(&b);
+		}
+	}
+	unsetenv("UEXT4_RECOVERY_CACHE_BLOCKS");
+	free(blks);
+}
+
 static void test_memory_clean_and_past(void **state)
 {
 	struct journal_recovery_info info;
@@ -1001,6 +1052,7 @@ int main(void)
 		cmocka_unit_test(test_bitflips),
 		cmocka_unit_test(test_memory_variants),
 		cmocka_unit_test(test_memory_wrap_and_self),
+		cmocka_unit_test(test_small_cache),
 		cmocka_unit_test(test_memory_clean_and_past),
 		cmocka_unit_test(test_memory_io_error),
 		cmocka_unit_test(test_overlay_read_ranges),
