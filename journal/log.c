@@ -92,8 +92,14 @@ int journal_map_inode(ext2_filsys fs, uint64_t **map, uint64_t *nr_blocks)
 	if (size % fs->blocksize)
 		return -EUCLEAN;
 	w.nr_blocks = size / fs->blocksize;
-	/* Journal block numbers are 32-bit on disk (s_maxlen, s_start). */
-	if (w.nr_blocks < JOURNAL_MIN_BLOCKS || w.nr_blocks > UINT32_MAX)
+	/*
+	 * Journal block numbers are 32-bit on disk (s_maxlen, s_start), and
+	 * a log cannot hold more blocks than the file system: a hostile
+	 * i_size must not size the map (calloc of 32 GiB) before the walk
+	 * finds the holes.
+	 */
+	if (w.nr_blocks < JOURNAL_MIN_BLOCKS || w.nr_blocks > UINT32_MAX ||
+	    w.nr_blocks > ext2fs_blocks_count(es))
 		return -EUCLEAN;
 	w.map = calloc(w.nr_blocks, sizeof(*w.map));
 	if (!w.map)

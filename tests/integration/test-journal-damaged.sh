@@ -145,6 +145,43 @@ else
 	log "SKIP e2fsprogs images: no corpus at $CORPUS"
 fi
 
+# ---- 1b. hostile journal inodes ---------------------------------------------
+# A journal inode that cannot hold a log (absurd size, a hole, not a
+# regular file, an inode number past the table) on an image that needs
+# recovery: refused with exit 3 and a message, read-write and read-only,
+# image byte-identical, quickly (the size must not drive an allocation).
+
+hostile_journal() {
+	local name=$1 cmd=$2 img="$WORK/hostile.img" mode
+	make_image_at "$img"
+	debugfs -w -R "$cmd" "$img" >/dev/null 2>&1
+	debugfs -w -R 'feature needs_recovery' "$img" >/dev/null 2>&1
+	needs_recovery "$img" || fail "$name: could not set needs_recovery"
+	cp "$img" "$img.orig"
+	for mode in rw ro; do
+		run_uext4 "$img" "$WORK/hmnt" "$WORK/hostile.log" -o "$mode"
+		sanitizer_clean "$WORK/hostile.log" || fail "$name ($mode): sanitizer report"
+		[ "$RC" = 3 ] || fail "$name ($mode): $(status_text "$RC"), expected a refusal (exit 3)"
+		grep -q 'journal' "$WORK/hostile.log" ||
+			fail "$name ($mode): refused without a message naming the journal"
+		cmp -s "$img" "$img.orig" || fail "$name ($mode): the image was written"
+	done
+	log "PASS hostile journal inode: $name (refused, untouched)"
+	rm -f "$img" "$img.orig"
+}
+
+make_image_at() {
+	rm -f "$1"
+	truncate -s 64M "$1"
+	mkfs.ext4 -q -F "$1"
+}
+
+hostile_journal huge-size 'sif <8> size 0x3fffffff000'
+hostile_journal hole 'sif <8> block[4] 16'
+hostile_journal not-regular 'sif <8> mode 040755'
+hostile_journal unlinked 'sif <8> links_count 0'
+hostile_journal inum-past-table 'ssv journal_inum 4000000000'
+
 # ---- 2. bit flips in a kernel-written journal -------------------------------
 
 # pattern TAG BYTES - reproducible file contents.
