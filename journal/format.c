@@ -547,3 +547,95 @@ void journal_commit_decode(const void *blk, struct journal_commit *c)
 	c->sec = get_be64(b + CB_COMMIT_SEC);
 	c->nsec = get_be32(b + CB_COMMIT_NSEC);
 }
+
+/* ---- the fast-commit area ----------------------------------------------- */
+
+static uint16_t get_le16(const void *p)
+{
+	const unsigned char *b = p;
+
+	return (uint16_t)(b[0] | b[1] << 8);
+}
+
+static uint32_t get_le32(const void *p)
+{
+	const unsigned char *b = p;
+
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
+	       (uint32_t)b[3] << 24;
+}
+
+/* The kernel's ext4_fc_tag_len_isvalid(): @len fits, and the sizes read. */
+static bool fc_tag_len_ok(uint16_t tag, uint16_t len, size_t room)
+{
+	if (len > room)
+		return false;
+	switch (tag) {
+	case JOURNAL_FC_TAG_ADD_RANGE:
+		return len == JOURNAL_FC_ADD_RANGE_LEN;
+	case JOURNAL_FC_TAG_TAIL:
+		return len >= JOURNAL_FC_TAIL_LEN;
+	case JOURNAL_FC_TAG_HEAD:
+		return len == JOURNAL_FC_HEAD_LEN;
+	default:
+		return true;
+	}
+}
+
+int journal_fc_scan_block(struct journal_fc_scan *st, const void *blk,
+			  unsigned int blocksize)
+{
+	const unsigned char *start = blk;
+	const int stop = st->nr_tags ? JOURNAL_FC_STOP : -EUCLEAN;
+	size_t pos;
+
+	if (st->off == 0 && get_le16(start) != JOURNAL_FC_TAG_HEAD)
+		return JOURNAL_FC_STOP;		/* an unused area */
+	st->off++;
+	/* a tag may end at the block's end (a TAIL's value fills it) */
+	for (pos = 0; pos + JOURNAL_FC_TAG_BASE_LEN <= blocksize;) {
+		const unsigned char *cur = start + pos;
+		const unsigned char *val = cur + JOURNAL_FC_TAG_BASE_LEN;
+		uint16_t tag = get_le16(cur), len = get_le16(cur + 2);
+
+		if (!fc_tag_len_ok(tag, len,
+				   blocksize - pos - JOURNAL_FC_TAG_BASE_LEN))
+			return stop;
+		switch (tag) {
+		case JOURNAL_FC_TAG_ADD_RANGE:
+		case JOURNAL_FC_TAG_DEL_RANGE:
+		case JOURNAL_FC_TAG_LINK:
+		case JOURNAL_FC_TAG_UNLINK:
+		case JOURNAL_FC_TAG_CREAT:
+		case JOURNAL_FC_TAG_INODE:
+		case JOURNAL_FC_TAG_PAD:
+			st->cur_tag++;
+			st->crc = journal_crc32c(st->crc, cur,
+						 JOURNAL_FC_TAG_BASE_LEN + len);
+			break;
+		case JOURNAL_FC_TAG_TAIL:
+			st->cur_tag++;
+			st->crc = journal_crc32c(st->crc, cur,
+						 JOURNAL_FC_TAG_BASE_LEN + 4);
+			if (get_le32(val) != st->expected_tid ||
+			    get_le32(val + 4) != st->crc)
+				return stop;
+			st->nr_tags = st->cur_tag;
+			st->crc = 0;
+			break;
+		case JOURNAL_FC_TAG_HEAD:
+			if (get_le32(val) & ~JOURNAL_FC_SUPPORTED_FEATURES)
+				return -EOPNOTSUPP;
+			if (get_le32(val + 4) != st->expected_tid)
+				return JOURNAL_FC_STOP;	/* a stale area */
+			st->cur_tag++;
+			st->crc = journal_crc32c(st->crc, cur,
+						 JOURNAL_FC_TAG_BASE_LEN + len);
+			break;
+		default:
+			return stop;
+		}
+		pos += JOURNAL_FC_TAG_BASE_LEN + len;
+	}
+	return JOURNAL_FC_CONTINUE;
+}

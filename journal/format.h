@@ -341,4 +341,88 @@ struct journal_commit {
 /** journal_commit_decode() - read the fields of commit block @blk. */
 void journal_commit_decode(const void *blk, struct journal_commit *c);
 
+/* ---- the fast-commit area ----------------------------------------------- */
+
+/*
+ * With JOURNAL_INCOMPAT_FAST_COMMIT the last s_num_fc_blks blocks of the
+ * journal (JOURNAL_DEFAULT_FC_BLOCKS when 0) are ext4's fast-commit area:
+ * not part of the circular log [@first, @last). The kernel writes and
+ * reads it from block @last + 1 (its j_fc_first) to @maxlen - 1; block
+ * @last itself is never used. Its content is ext4's, not jbd2's: a
+ * stream of tags, little-endian, each {le16 tag, le16 len} followed by
+ * len bytes of value, never crossing a block (the writer fills a block's
+ * end with a PAD tag, or with the TAIL's value). One fast commit is
+ *
+ *	HEAD {le32 fc_features, le32 fc_tid}   (first tag of the area only)
+ *	ADD_RANGE / DEL_RANGE / CREAT / LINK / UNLINK / INODE / PAD ...
+ *	TAIL {le32 fc_tid, le32 fc_crc}
+ *
+ * and later fast commits of the same transaction follow without a HEAD.
+ * fc_crc is crc32c, seeded 0 after each TAIL, over every tag since the
+ * previous TAIL (tag, len and value; for the TAIL only its tag, len and
+ * fc_tid). A fast commit counts, for the replay, only when its TAIL
+ * names the transaction after the last full commit and its crc matches.
+ */
+#define JOURNAL_FC_TAG_ADD_RANGE 0x0001	/* {le32 ino, 12-byte extent} */
+#define JOURNAL_FC_TAG_DEL_RANGE 0x0002	/* {le32 ino, le32 lblk, le32 len} */
+#define JOURNAL_FC_TAG_CREAT 0x0003	/* dentry {parent, ino, name} */
+#define JOURNAL_FC_TAG_LINK 0x0004	/* dentry */
+#define JOURNAL_FC_TAG_UNLINK 0x0005	/* dentry */
+#define JOURNAL_FC_TAG_INODE 0x0006	/* {le32 ino, raw inode} */
+#define JOURNAL_FC_TAG_PAD 0x0007	/* filler to the block's end */
+#define JOURNAL_FC_TAG_TAIL 0x0008	/* {le32 tid, le32 crc} */
+#define JOURNAL_FC_TAG_HEAD 0x0009	/* {le32 features, le32 tid} */
+/** JOURNAL_FC_TAG_BASE_LEN - bytes of {le16 tag, le16 len}. */
+#define JOURNAL_FC_TAG_BASE_LEN 4u
+/** JOURNAL_FC_ADD_RANGE_LEN, _HEAD_LEN, _TAIL_LEN - value sizes checked. */
+#define JOURNAL_FC_ADD_RANGE_LEN 16u
+#define JOURNAL_FC_HEAD_LEN 8u
+#define JOURNAL_FC_TAIL_LEN 8u
+/** JOURNAL_FC_SUPPORTED_FEATURES - HEAD fc_features the kernel knows. */
+#define JOURNAL_FC_SUPPORTED_FEATURES 0x0u
+
+/** JOURNAL_FC_STOP, JOURNAL_FC_CONTINUE - journal_fc_scan_block() verdicts. */
+#define JOURNAL_FC_STOP 0
+#define JOURNAL_FC_CONTINUE 1
+
+/**
+ * struct journal_fc_scan - the state of a scan of the fast-commit area,
+ * across its blocks (the kernel's ext4_fc_replay_state, scan part).
+ * @expected_tid: the transaction after the last full commit found in the
+ *                log (the SCAN pass's end).
+ * @off:          blocks of the area scanned so far.
+ * @cur_tag:      tags seen so far.
+ * @nr_tags:      tags up to the last valid TAIL: what a replay would
+ *                replay; 0 when no fast commit is valid.
+ * @crc:          crc32c of the tags since the last TAIL.
+ * Zero it, set @expected_tid, then feed the blocks in order.
+ */
+struct journal_fc_scan {
+	uint32_t expected_tid;
+	unsigned int off;
+	unsigned int cur_tag;
+	unsigned int nr_tags;
+	uint32_t crc;
+};
+
+/**
+ * journal_fc_scan_block() - scan block @blk (@blocksize bytes) of the
+ * fast-commit area as the kernel's ext4_fc_replay_scan() does.
+ * The first block ends the scan at once unless it starts with a HEAD
+ * tag (an unused area). Tags are then walked while one tag header fits
+ * in the block: a tag whose value runs past the block,
+ * or an ADD_RANGE/HEAD/TAIL of the wrong length, or an unknown tag,
+ * stops the scan; a HEAD with unknown features is -EOPNOTSUPP; a HEAD
+ * of another transaction (a stale area) stops it; a TAIL of the
+ * expected transaction with the right crc makes every tag so far valid
+ * (@st->nr_tags), any other TAIL stops it. "Stops" is JOURNAL_FC_STOP
+ * once a fast commit is valid, and an error (-EUCLEAN, the kernel's
+ * -EFSBADCRC / -ECANCELED) before that — except the stale HEAD, which
+ * is always JOURNAL_FC_STOP.
+ * Return: JOURNAL_FC_CONTINUE (feed the next block), JOURNAL_FC_STOP,
+ * -EUCLEAN, -EOPNOTSUPP.
+ */
+int journal_fc_scan_block(struct journal_fc_scan *st, const void *blk,
+			  unsigned int blocksize);
+
 #endif /* UEXT4_JOURNAL_FORMAT_H */

@@ -9,7 +9,9 @@
  *   format.c      jbd2 block encoders, decoders, checksums (format.h)
  *   log.c         the log: journal inode map, open/close, block I/O
  *   recovery.c    replay: scan, revoke and replay passes, to the device
- *                 or to memory
+ *                 or to memory; the fast-commit area check
+ *   recovery_log.c  replay's log reads: the in-memory log cache and
+ *                 the readahead window past it
  *   recovery_batch.c  replay's home writes: one slot per block, sorted,
  *                 merged, written by a thread while the next batch fills
  *   overlay.c     the in-memory replay: block table and overlay reads

@@ -327,11 +327,23 @@ struct journal_recovery_info {
  * The caller then clears needs_recovery in the ext4 superblock and
  * applies @info->fs_error / @info->fs_not_valid.
  * A clean log (s_start 0) returns 0 at once with end_tid = s_sequence.
+ *
+ * Fast commits (journal incompat FAST_COMMIT): the last s_num_fc_blks
+ * blocks of the journal (256 when 0) are ext4's fast-commit area. After
+ * SCAN, the area is scanned as the kernel's fc_do_one_pass() and
+ * ext4_fc_replay_scan() do, for fast commits of end_tid, the transaction
+ * after the last full commit. If it holds none — unused (its first tag
+ * is not a HEAD) or stale (a HEAD of another transaction) — the kernel
+ * and e2fsck replay nothing from it, and the log is replayed as for any
+ * journal, with e2fsck's result. If it holds a valid fast commit (a TAIL
+ * of end_tid with the right crc), or is damaged so that the kernel's
+ * scan fails, -EOPNOTSUPP: nothing is written, e2fsck must replay it.
+ *
  * Return: 0 when every committed transaction was replayed; -EUCLEAN when
  * the log was damaged (what could be replayed was, as e2fsck; the log is
- * reset); -EOPNOTSUPP for a log that needs fast-commit replay (nothing
- * written); -EIO when the device failed (the log is not reset); -EROFS
- * for a read-only journal.
+ * reset); -EOPNOTSUPP for a log that needs fast-commit replay (see
+ * above; nothing written); -EIO when the device failed (the log is not
+ * reset); -EROFS for a read-only journal.
  */
 int journal_recover(struct journal *j, struct journal_recovery_info *info);
 
@@ -361,7 +373,8 @@ struct journal_overlay;
  * Return: 0 when every committed transaction was replayed; -EUCLEAN when
  * the log was damaged (*@out holds what could be replayed, as
  * journal_recover() would have written); -EOPNOTSUPP fast-commit replay
- * needed; -EIO a log block could not be read; -ENOMEM.
+ * needed (journal_recover()'s rule; *@out NULL); -EIO a log block
+ * could not be read; -ENOMEM.
  */
 int journal_recover_to_memory(struct journal *j,
 			      struct journal_recovery_info *info,

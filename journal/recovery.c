@@ -13,14 +13,8 @@
  *   REPLAY  write every logged block home, unless revoked by the same or
  *           a later transaction or failing its tag checksum.
  *
- * Log reads: the blocks the SCAN pass walks are kept in memory (the log
- * cache, up to RECOVERY_CACHE_MAX bytes or an eighth of RAM), read in
- * large batches, so that REVOKE and REPLAY read nothing from the device
- * (e2fsck and the kernel read through the page cache). Past the cache a
- * small readahead window reads from the device as the kernel's jread().
- * Both hold what e2fsck would read at that moment: the device patched
- * with what the sink holds and has not written yet, and every replayed
- * block laid over its copies (a log that replays onto its own blocks).
+ * Log reads go through recovery_log.c: the log cache and readahead
+ * window, holding what e2fsck would read at that moment.
  *
  * REPLAY hands each block to a sink (struct recovery_sink_ops): the
  * device sink batches home writes (journal_recover()), the memory sink
@@ -37,27 +31,21 @@
  * "end not known yet") they are kept on purpose: the integration tests
  * compare our result with e2fsck's byte for byte.
  *
- * Not here: fast-commit replay (-EOPNOTSUPP), external journals.
+ * Fast commits: a FAST_COMMIT journal is replayed only when the
+ * fast-commit area holds nothing the kernel or e2fsck would replay for
+ * the transaction after the last full commit (fc_area_check()); else
+ * -EOPNOTSUPP, nothing written.
+ *
+ * Not here: fast-commit replay, external journals.
  */
 #include <errno.h>
 #include <stdio.h>
-#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 #include "recovery_batch.h"
-
-/** RECOVERY_RA_BLOCKS - log blocks read per batch past the log cache. */
-#define RECOVERY_RA_BLOCKS 32u
-/** RECOVERY_CACHE_MAX - most bytes of log kept in memory. */
-#define RECOVERY_CACHE_MAX (256u << 20)
-/** RECOVERY_CACHE_FILL - log cache bytes read per cache_bdev_submit(). */
-#define RECOVERY_CACHE_FILL (8u << 20)
-/** RECOVERY_FILL_BIOS - most log cache blocks read per fill. */
-#define RECOVERY_FILL_BIOS 2048u
-/** RECOVERY_CACHE_BIO - most bytes of one log cache read bio. */
-#define RECOVERY_CACHE_BIO (512u << 10)
+#include "recovery_log.h"
 
 enum recovery_pass { PASS_SCAN, PASS_REVOKE, PASS_REPLAY };
 
@@ -191,34 +179,14 @@ struct recovery_sink_ops {
 	int (*finish)(struct recovery *r);
 };
 
-/*
- * struct recovery_run - log blocks [@logblk, @logblk + @len) live on device
- * blocks [@phys, @phys + @len): the journal map cut into contiguous runs,
- * sorted by @phys, to find the log copies of a replayed home block.
- * @maxend: the largest @phys + @len of this run and all before it (runs
- *          of a damaged map may overlap).
- */
-struct recovery_run {
-	uint64_t phys;
-	uint64_t maxend;
-	uint32_t logblk;
-	uint32_t len;
-};
-
 /**
  * struct recovery - one journal_recover() call.
- * @lc/@lc_cap/@lc_nr: the log cache: log blocks in walk order from
- *        s_start (wrapping), @lc_nr of them read, room for @lc_cap
- *        (0: no cache).
- * @runs/@nr_runs: the journal map by device block (recovery_run).
- * @win/@win_base/@win_nr: readahead window of log blocks past the cache
- *        [@win_base, @win_base + @win_nr); @win_phys their device blocks.
+ * @log:  the log as read (recovery_log.c).
  * @sink: where replayed blocks go (device or memory sink below).
- * @bios: room for lc_fill().
  * @hb:   device sink: the home writes (recovery_batch.c).
  * @ov:   memory sink: the table being filled.
  * @end: end_transaction of the SCAN pass; 0 = not known yet (kernel).
- * @io_error: a device read or write failed.
+ * @io_error: a device write failed (@log.io_error: a read).
  * @bad_home: a tag named a block past the device end (never written).
  */
 struct recovery {
@@ -226,16 +194,7 @@ struct recovery {
 	struct journal_recovery_info *info;
 	const struct recovery_sink_ops *sink;
 	struct revoke_table revokes;
-	unsigned char *lc;
-	uint32_t lc_cap;
-	uint32_t lc_nr;
-	struct recovery_run *runs;
-	size_t nr_runs;
-	unsigned char *win;
-	uint64_t win_phys[RECOVERY_RA_BLOCKS];
-	uint32_t win_base;
-	unsigned int win_nr;
-	struct cache_bio *bios;
+	struct journal_recovery_log log;
 	struct journal_home_batch *hb;
 	struct journal_overlay *ov;
 	unsigned char *desc;
@@ -246,272 +205,6 @@ struct recovery {
 	bool io_error;
 	bool bad_home;
 };
-
-static unsigned char *win_block(struct recovery *r, unsigned int i)
-{
-	return r->win + (size_t)i * r->j->blocksize;
-}
-
-static unsigned char *lc_block(struct recovery *r, uint32_t d)
-{
-	return r->lc + (size_t)d * r->j->blocksize;
-}
-
-/*
- * Add a read of log block @logblk into @buf to @bios: merged into the
- * last bio when both the device blocks and the buffers follow on, up to
- * @max_len bytes.
- */
-static void bio_add_read(struct recovery *r, struct cache_bio *bios,
-			 unsigned int *nbios, uint32_t logblk, void *buf,
-			 size_t max_len)
-{
-	struct journal *j = r->j;
-	struct cache_bio *last = *nbios ? &bios[*nbios - 1] : NULL;
-
-	if (last && last->pos + last->len == j->map[logblk] * j->blocksize &&
-	    (unsigned char *)last->buf + last->len == buf &&
-	    last->len + j->blocksize <= max_len) {
-		last->len += j->blocksize;
-		return;
-	}
-	journal_log_bio(j, logblk, buf, false, &bios[(*nbios)++]);
-}
-
-/* ---- the log cache ------------------------------------------------------- */
-
-/* Position of @logblk in the walk from s_start, or UINT32_MAX if none. */
-static uint32_t lc_index(const struct recovery *r, uint32_t logblk)
-{
-	const struct journal_sb *sb = &r->j->sb;
-
-	if (logblk < sb->first || logblk >= sb->last)
-		return UINT32_MAX;
-	if (logblk >= sb->start)
-		return logblk - sb->start;
-	return sb->last - sb->start + logblk - sb->first;
-}
-
-static uint32_t lc_logblk(const struct recovery *r, uint32_t d)
-{
-	const struct journal_sb *sb = &r->j->sb;
-
-	if (d < sb->last - sb->start)
-		return sb->start + d;
-	return sb->first + d - (sb->last - sb->start);
-}
-
-/*
- * Read the cache on to at least block @d: RECOVERY_CACHE_FILL bytes at a
- * time, in bios of up to RECOVERY_CACHE_BIO bytes that the engine runs
- * in parallel. What the sink holds is laid over what was read.
- */
-static int lc_fill(struct recovery *r, uint32_t d)
-{
-	struct journal *j = r->j;
-	uint32_t from = r->lc_nr, to = d + 1, step;
-	unsigned int nbios = 0;
-
-	step = RECOVERY_CACHE_FILL / j->blocksize;
-	if (step > RECOVERY_FILL_BIOS)
-		step = RECOVERY_FILL_BIOS;	/* r->bios */
-	if (to - from < step)
-		to = from + step;
-	if (to > r->lc_cap)
-		to = r->lc_cap;
-	for (uint32_t k = from; k < to; k++)
-		bio_add_read(r, r->bios, &nbios, lc_logblk(r, k),
-			     lc_block(r, k), RECOVERY_CACHE_BIO);
-	if (cache_bdev_submit(j->bdev, r->bios, nbios)) {
-		r->io_error = true;
-		return -EIO;
-	}
-	for (uint32_t k = from; k < to; k++) {
-		const unsigned char *held =
-			r->sink->lookup(r, j->map[lc_logblk(r, k)]);
-
-		if (held)
-			memcpy(lc_block(r, k), held, j->blocksize);
-	}
-	r->lc_nr = to;
-	return 0;
-}
-
-static int run_cmp(const void *a, const void *b)
-{
-	const struct recovery_run *x = a, *y = b;
-
-	return x->phys < y->phys ? -1 : x->phys > y->phys;
-}
-
-/* Cut the log's part of the journal map into runs (struct recovery_run). */
-static int lc_runs_build(struct recovery *r)
-{
-	struct journal *j = r->j;
-	uint64_t maxend = 0;
-	size_t n = 0;
-
-	for (uint32_t b = j->sb.first; b < j->sb.last; b++)
-		if (b == j->sb.first || j->map[b] != j->map[b - 1] + 1)
-			n++;
-	r->runs = calloc(n, sizeof(*r->runs));
-	if (!r->runs)
-		return -ENOMEM;
-	for (uint32_t b = j->sb.first; b < j->sb.last; b++) {
-		struct recovery_run *run = &r->runs[r->nr_runs - 1];
-
-		if (b == j->sb.first || j->map[b] != j->map[b - 1] + 1) {
-			run = &r->runs[r->nr_runs++];
-			run->phys = j->map[b];
-			run->logblk = b;
-		}
-		run->len++;
-	}
-	qsort(r->runs, n, sizeof(*r->runs), run_cmp);
-	for (size_t i = 0; i < n; i++) {
-		if (r->runs[i].phys + r->runs[i].len > maxend)
-			maxend = r->runs[i].phys + r->runs[i].len;
-		r->runs[i].maxend = maxend;
-	}
-	return 0;
-}
-
-/*
- * Size and allocate the log cache: the whole log up to RECOVERY_CACHE_MAX
- * bytes and an eighth of RAM; UEXT4_RECOVERY_CACHE_BLOCKS sets another
- * limit (tests: a log larger than the cache). The buffer is not touched
- * here: only the pages the walk reads are used.
- */
-static int lc_init(struct recovery *r)
-{
-	struct journal *j = r->j;
-	const char *env = getenv("UEXT4_RECOVERY_CACHE_BLOCKS");
-	uint64_t cap = j->sb.last - j->sb.first;
-	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
-	size_t align = j->align < sizeof(void *) ? sizeof(void *) : j->align;
-	uint64_t lim = RECOVERY_CACHE_MAX / j->blocksize;
-
-	if (pages > 0 && psize > 0 &&
-	    (uint64_t)pages * (uint64_t)psize / 8 / j->blocksize < lim)
-		lim = (uint64_t)pages * (uint64_t)psize / 8 / j->blocksize;
-	if (env && *env)
-		lim = strtoull(env, NULL, 0);
-	if (cap > lim)
-		cap = lim;
-	if (!cap)
-		return 0;
-	r->lc = aligned_alloc(align, (cap * j->blocksize + align - 1) /
-					     align * align);
-	if (!r->lc)
-		return -ENOMEM;
-	r->lc_cap = (uint32_t)cap;
-	return lc_runs_build(r);
-}
-
-/* Lay @data, the new contents of device block @blocknr, over its copies. */
-static void log_copies_update(struct recovery *r, uint64_t blocknr,
-			      const unsigned char *data)
-{
-	size_t lo = 0, hi = r->nr_runs;
-
-	for (unsigned int i = 0; i < r->win_nr; i++)
-		if (r->win_phys[i] == blocknr)
-			memcpy(win_block(r, i), data, r->j->blocksize);
-	if (!r->lc_nr)
-		return;
-	/* hi: the first run starting past @blocknr */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (r->runs[mid].phys <= blocknr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	while (hi-- > 0 && r->runs[hi].maxend > blocknr) {
-		const struct recovery_run *run = &r->runs[hi];
-		uint32_t d;
-
-		if (blocknr >= run->phys + run->len)
-			continue;
-		d = lc_index(r, run->logblk + (uint32_t)(blocknr - run->phys));
-		if (d < r->lc_nr)
-			memcpy(lc_block(r, d), data, r->j->blocksize);
-	}
-}
-
-/*
- * Read log blocks [@logblk, ...) into the window: up to
- * RECOVERY_RA_BLOCKS, not past the log's length (the kernel's
- * do_readahead()), physically contiguous runs merged into one bio. What
- * the sink holds and the device does not (sink->lookup) is laid over what
- * was read.
- */
-static int win_fill(struct recovery *r, uint32_t logblk)
-{
-	struct journal *j = r->j;
-	uint64_t end = j->sb.maxlen < j->nr_blocks ? j->sb.maxlen :
-						     j->nr_blocks;
-	unsigned int n = RECOVERY_RA_BLOCKS, nbios = 0;
-	struct cache_bio bios[RECOVERY_RA_BLOCKS];
-
-	if (end - logblk < n)
-		n = (unsigned int)(end - logblk);
-	r->win_nr = 0;
-	for (unsigned int i = 0; i < n; i++) {
-		r->win_phys[i] = j->map[logblk + i];
-		bio_add_read(r, bios, &nbios, logblk + i, win_block(r, i),
-			     SIZE_MAX);
-	}
-	if (cache_bdev_submit(j->bdev, bios, nbios)) {
-		r->io_error = true;
-		return -EIO;
-	}
-	for (unsigned int i = 0; i < n; i++) {
-		const unsigned char *held = r->sink->lookup(r, r->win_phys[i]);
-
-		if (held)
-			memcpy(win_block(r, i), held, j->blocksize);
-	}
-	r->win_base = logblk;
-	r->win_nr = n;
-	return 0;
-}
-
-/*
- * The kernel's jread(): log block @logblk, valid until the next call.
- * Return: 0; -EUCLEAN past the log (-EFSCORRUPTED there); -EIO.
- */
-static int log_get(struct recovery *r, uint32_t logblk,
-		   const unsigned char **blk)
-{
-	struct journal *j = r->j;
-	uint32_t d;
-	int ret;
-
-	if (logblk >= j->sb.maxlen || logblk >= j->nr_blocks) {
-		fprintf(stderr, "uext4: journal: log block %u past the log\n",
-			logblk);
-		return -EUCLEAN;
-	}
-	d = lc_index(r, logblk);
-	if (d < r->lc_cap) {
-		if (d >= r->lc_nr) {
-			ret = lc_fill(r, d);
-			if (ret)
-				return ret;
-		}
-		*blk = lc_block(r, d);
-		return 0;
-	}
-	if (logblk < r->win_base || logblk - r->win_base >= r->win_nr) {
-		ret = win_fill(r, logblk);
-		if (ret)
-			return ret;
-	}
-	*blk = win_block(r, logblk - r->win_base);
-	return 0;
-}
 
 /* ---- the device sink: batched home writes (recovery_batch.c) ------------ */
 
@@ -605,7 +298,7 @@ static int out_add(struct recovery *r, uint64_t blocknr, const void *data,
 		dst[3] = (unsigned char)JOURNAL_MAGIC;
 	}
 	/* Keep the log read so far what the device will hold. */
-	log_copies_update(r, blocknr, dst);
+	journal_recovery_log_update(&r->log, blocknr, dst);
 	return 0;
 }
 
@@ -628,7 +321,7 @@ static int v1_chksums(struct recovery *r, const unsigned char *desc,
 		uint32_t io_block = (*next_log)++;
 
 		*next_log = journal_wrap(j, *next_log);
-		if (log_get(r, io_block, &blk))
+		if (journal_recovery_log_read(&r->log, io_block, &blk))
 			return 1;
 		*crc = journal_crc32_be(*crc, blk, j->blocksize);
 	}
@@ -650,7 +343,7 @@ static int replay_desc(struct recovery *r, uint32_t tid, uint32_t *next_log,
 		uint32_t io_block = (*next_log)++;
 
 		*next_log = journal_wrap(j, *next_log);
-		ret = log_get(r, io_block, &blk);
+		ret = journal_recovery_log_read(&r->log, io_block, &blk);
 		if (ret) {
 			/* Recover what we can, report the failure at the end. */
 			*success = ret;
@@ -722,7 +415,7 @@ static int one_pass(struct recovery *r, enum recovery_pass pass)
 
 		if (pass != PASS_SCAN && tid_geq(next_tid, r->end))
 			break;
-		ret = log_get(r, next_log, &blk);
+		ret = journal_recovery_log_read(&r->log, next_log, &blk);
 		if (ret)
 			return ret;
 		next_log = journal_wrap(j, next_log + 1);
@@ -841,6 +534,14 @@ done:
 
 /* ---- journal_recover(), journal_recover_to_memory() ---------------------- */
 
+/* journal_recovery_held_fn for the log reads: what the sink holds. */
+static const unsigned char *recovery_held(void *priv, uint64_t blocknr)
+{
+	const struct recovery *r = priv;
+
+	return r->sink->lookup(r, blocknr);
+}
+
 static int recovery_init(struct recovery *r, struct journal *j,
 			 struct journal_recovery_info *info,
 			 const struct recovery_sink_ops *sink)
@@ -850,8 +551,6 @@ static int recovery_init(struct recovery *r, struct journal *j,
 	r->info = info;
 	r->sink = sink;
 	r->max_tags = j->blocksize / 8 + 1;
-	r->win = journal_block_alloc(j, RECOVERY_RA_BLOCKS);
-	r->bios = calloc(RECOVERY_FILL_BIOS, sizeof(*r->bios));
 	if (sink == &recovery_dev_sink) {
 		if (journal_home_batch_new(j, &r->hb))
 			r->hb = NULL;
@@ -861,20 +560,16 @@ static int recovery_init(struct recovery *r, struct journal *j,
 	r->desc = malloc(j->blocksize);
 	r->tags = calloc(r->max_tags, sizeof(*r->tags));
 	r->records = calloc(j->blocksize / 4, sizeof(*r->records));
-	if (!r->win || !r->bios || !(r->hb || r->ov) || !r->desc ||
-	    !r->tags || !r->records)
+	if (!(r->hb || r->ov) || !r->desc || !r->tags || !r->records)
 		return -ENOMEM;
-	return lc_init(r);
+	return journal_recovery_log_init(&r->log, j, recovery_held, r);
 }
 
 /* Frees everything but r->ov (the memory replay's result). */
 static void recovery_fini(struct recovery *r)
 {
 	free(r->revokes.slots);
-	free(r->lc);
-	free(r->runs);
-	free(r->win);
-	free(r->bios);
+	journal_recovery_log_fini(&r->log);
 	journal_home_batch_free(r->hb);
 	free(r->desc);
 	free(r->tags);
@@ -883,7 +578,7 @@ static void recovery_fini(struct recovery *r)
 
 /*
  * What both replays do first. Return: 1 when the log is clean (nothing
- * to replay, @info filled), 0 to go on, -EOPNOTSUPP for fast commits.
+ * to replay, @info filled), 0 to go on.
  */
 static int recovery_start(struct journal *j,
 			  struct journal_recovery_info *info)
@@ -895,24 +590,70 @@ static int recovery_start(struct journal *j,
 	info->fs_error = j->sb.errno_ != 0;
 	if (!j->sb.start)
 		return 1;
-	if (j->sb.feature_incompat & JOURNAL_INCOMPAT_FAST_COMMIT) {
-		fprintf(stderr, "uext4: journal: fast-commit replay is not "
-			"supported; run e2fsck\n");
-		return -EOPNOTSUPP;
-	}
 	return 0;
 }
 
 /*
- * The three passes, then the sink's finish. Return: the passes' verdict
- * (0, -EUCLEAN), or -ENOMEM / -EIO when the replay could not be carried
- * out (a device replay leaves the log alone then).
+ * The kernel's fc_do_one_pass() in PASS_SCAN, with ext4's scan handler:
+ * after a SCAN pass that ended well, walk the fast-commit area (log
+ * blocks @last + 1 .. @maxlen - 1, journal_fc_scan_block()) for fast
+ * commits of transaction r->end, the one after the last full commit.
+ *
+ * The replay goes on (0) only when that scan stops with no valid fast
+ * commit: an unused area (its first tag is not a HEAD) or a stale one
+ * (a HEAD of another transaction). The kernel and e2fsck replay nothing
+ * from the area then, so the log replay alone gives their result.
+ * Otherwise they would replay fast commits (at least one TAIL of r->end
+ * with the right crc), or fail the recovery (a damaged or unsupported
+ * area, or one that runs to its end: the kernel's read past the journal
+ * fails): that is not ours to do, so -EOPNOTSUPP, before anything is
+ * written.
+ * Return: 0, -EOPNOTSUPP, -EIO (a read failed).
+ */
+static int fc_area_check(struct recovery *r)
+{
+	struct journal *j = r->j;
+	struct journal_fc_scan st = { .expected_tid = r->end };
+	int ret = JOURNAL_FC_CONTINUE;
+
+	for (uint32_t b = j->sb.last + 1; b < j->sb.maxlen; b++) {
+		const unsigned char *blk;
+
+		ret = journal_recovery_log_read(&r->log, b, &blk);
+		if (ret)
+			return ret == -EIO ? -EIO : -EOPNOTSUPP;
+		ret = journal_fc_scan_block(&st, blk, j->blocksize);
+		if (ret != JOURNAL_FC_CONTINUE)
+			break;
+	}
+	if (ret == JOURNAL_FC_STOP && !st.nr_tags)
+		return 0;
+	if (st.nr_tags)
+		fprintf(stderr, "uext4: journal: the fast-commit area holds "
+			"%u tags of transaction %u to replay; fast-commit "
+			"replay is not supported, run e2fsck\n", st.nr_tags,
+			r->end);
+	else
+		fprintf(stderr, "uext4: journal: the fast-commit area of "
+			"transaction %u is damaged or not supported (%d); "
+			"run e2fsck\n", r->end, ret);
+	return -EOPNOTSUPP;
+}
+
+/*
+ * The three passes (and the fast-commit area check between SCAN and
+ * REVOKE), then the sink's finish. Return: the passes' verdict (0,
+ * -EUCLEAN), or -ENOMEM / -EIO / -EOPNOTSUPP when the replay could not
+ * be carried out (nothing was replayed then; a device replay leaves the
+ * log alone).
  */
 static int recovery_passes(struct recovery *r)
 {
 	int err, ret;
 
 	err = one_pass(r, PASS_SCAN);
+	if (!err && (r->j->sb.feature_incompat & JOURNAL_INCOMPAT_FAST_COMMIT))
+		err = fc_area_check(r);
 	if (!err)
 		err = one_pass(r, PASS_REVOKE);
 	if (!err) {
@@ -921,9 +662,9 @@ static int recovery_passes(struct recovery *r)
 		err = one_pass(r, PASS_REPLAY);
 	}
 	ret = r->sink->finish(r);
-	if (err == -ENOMEM)
-		return -ENOMEM;
-	if (r->io_error || ret)
+	if (err == -ENOMEM || err == -EOPNOTSUPP)
+		return err;
+	if (r->io_error || r->log.io_error || ret)
 		return -EIO;
 	return err;
 }
@@ -961,7 +702,7 @@ int journal_recover(struct journal *j, struct journal_recovery_info *info)
 	if (ret)
 		goto out_fini;
 	err = recovery_passes(&r);
-	if (err == -ENOMEM || err == -EIO) {
+	if (err == -ENOMEM || err == -EIO || err == -EOPNOTSUPP) {
 		/* The log stays as it is: a later replay starts over. */
 		ret = err;
 		goto out_fini;
@@ -1009,7 +750,7 @@ int journal_recover_to_memory(struct journal *j,
 	ret = recovery_init(&r, j, info, &recovery_mem_sink);
 	if (!ret)
 		ret = recovery_passes(&r);
-	if (ret == -ENOMEM || ret == -EIO) {
+	if (ret == -ENOMEM || ret == -EIO || ret == -EOPNOTSUPP) {
 		journal_overlay_free(r.ov);
 	} else {
 		ret = recovery_verdict(&r, ret);

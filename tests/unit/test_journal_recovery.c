@@ -14,6 +14,11 @@
  * a read-only journal give, through the overlay, the bytes the device
  * replay writes, with the device untouched; overlay reads of ranges that
  * cross blocks.
+ * Fast-commit journals: replayed when the fast-commit area is zeroed or
+ * stale (an older tid, or a block outside the area), refused
+ * (-EOPNOTSUPP, device untouched) when it holds a valid fast commit of
+ * the next transaction or a damaged one; journal_fc_scan_block() on
+ * hand-made blocks.
  *
  * Randomized tests print their seed; set UEXT4_TEST_SEED to reproduce.
  */
@@ -33,6 +38,9 @@
 
 #define JBASE 100u		/* device block of journal block 0 */
 #define JBLOCKS 1024u
+#define FC_BLKS 16u		/* fast-commit area of the fast-commit tests */
+#define FC_JBLOCKS (JOURNAL_MIN_BLOCKS + FC_BLKS)	/* their journal */
+#define MAP_BLOCKS FC_JBLOCKS
 #define DEV_BLOCKS 2048u
 #define MAX_BS 4096u
 
@@ -43,7 +51,9 @@ static const uint8_t uuid[16] = { 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4,
 struct jb {
 	struct cache_bdev *bdev;
 	unsigned int bs;
-	uint64_t map[JBLOCKS];
+	uint64_t map[MAP_BLOCKS];
+	uint32_t nblocks;	/* s_maxlen: JBLOCKS, or FC_JBLOCKS */
+	uint32_t nfc;		/* s_num_fc_blks */
 	struct journal_fmt fmt;
 	uint32_t incompat, compat;
 	uint32_t head;		/* next log block */
@@ -101,7 +111,10 @@ static bool home_zero(struct jb *b, uint64_t blk)
 	return true;
 }
 
-/* Write the journal superblock: log [first, JBLOCKS), @seq at @start. */
+/*
+ * Write the journal superblock: log [first, nblocks - fast-commit area),
+ * @seq at @start.
+ */
 static void jb_sb(struct jb *b, uint32_t seq, uint32_t start, int32_t err)
 {
 	unsigned char sb[MAX_BS] = { 0 };
@@ -110,7 +123,7 @@ static void jb_sb(struct jb *b, uint32_t seq, uint32_t start, int32_t err)
 	put32(sb, JOURNAL_MAGIC);
 	put32(sb + 4, JOURNAL_BT_SB_V2);
 	put32(sb + 0x0C, b->bs);
-	put32(sb + 0x10, JBLOCKS);
+	put32(sb + 0x10, b->nblocks);
 	put32(sb + 0x14, b->first);
 	put32(sb + 0x18, seq);
 	put32(sb + 0x1C, start);
@@ -119,12 +132,13 @@ static void jb_sb(struct jb *b, uint32_t seq, uint32_t start, int32_t err)
 	put32(sb + 0x28, b->incompat);
 	memcpy(sb + 0x30, uuid, 16);
 	put32(sb + 0x40, 1);
+	put32(sb + 0x54, b->nfc);
 	if (b->incompat & (JOURNAL_INCOMPAT_CSUM_V2 | JOURNAL_INCOMPAT_CSUM_V3)) {
 		sb[0x50] = JOURNAL_CSUM_TYPE_CRC32C;
 		put32(sb + 0xFC, journal_sb_csum(sb));
 	}
 	dev_write(b, b->map[0], sb);
-	assert_int_equal(journal_sb_decode(sb, b->bs, JBLOCKS, &dsb), 0);
+	assert_int_equal(journal_sb_decode(sb, b->bs, b->nblocks, &dsb), 0);
 	journal_fmt_init(&b->fmt, &dsb);
 }
 
@@ -138,10 +152,16 @@ static void jb_init(struct jb *b, unsigned int bs, uint32_t incompat,
 	b->incompat = incompat;
 	b->compat = compat;
 	b->first = 1;
+	b->nblocks = JBLOCKS;
 	b->last = JBLOCKS;
 	b->head = 1;
 	b->time = 1000;
-	for (unsigned int i = 0; i < JBLOCKS; i++)
+	if (incompat & JOURNAL_INCOMPAT_FAST_COMMIT) {
+		b->nblocks = FC_JBLOCKS;
+		b->nfc = FC_BLKS;
+		b->last = FC_JBLOCKS - FC_BLKS;
+	}
+	for (unsigned int i = 0; i < b->nblocks; i++)
 		b->map[i] = JBASE + i;
 	jb_sb(b, 1, 0, 0);
 }
@@ -255,7 +275,7 @@ static struct log_pos jb_txn(struct jb *b, uint32_t tid, const uint64_t *blks,
 static int jb_recover(struct jb *b, bool ro, struct journal_recovery_info *info,
 		      struct journal_sb *final)
 {
-	struct journal_geometry geo = { b->bdev, b->bs, b->map, JBLOCKS };
+	struct journal_geometry geo = { b->bdev, b->bs, b->map, b->nblocks };
 	struct journal *j;
 	unsigned char sb[MAX_BS];
 	int ret;
@@ -264,7 +284,7 @@ static int jb_recover(struct jb *b, bool ro, struct journal_recovery_info *info,
 	ret = journal_recover(j, info);
 	journal_close(j);
 	dev_read(b, b->map[0], sb);
-	assert_int_equal(journal_sb_decode(sb, b->bs, JBLOCKS, final), 0);
+	assert_int_equal(journal_sb_decode(sb, b->bs, b->nblocks, final), 0);
 	return ret;
 }
 
@@ -728,7 +748,7 @@ static void info_equal(const struct journal_recovery_info *a,
  */
 static int mem_vs_dev(struct jb *b)
 {
-	struct journal_geometry geo = { b->bdev, b->bs, b->map, JBLOCKS };
+	struct journal_geometry geo = { b->bdev, b->bs, b->map, b->nblocks };
 	struct journal_recovery_info mi, di;
 	struct journal_overlay *ov;
 	struct journal_sb sb;
@@ -1035,6 +1055,232 @@ static void test_memory_bitflips(void **state)
 	}
 }
 
+/* ---- fast-commit journals ------------------------------------------------ */
+
+static void put_le16(unsigned char *p, uint16_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+}
+
+static void put_le32(unsigned char *p, uint32_t v)
+{
+	put_le16(p, (uint16_t)v);
+	put_le16(p + 2, (uint16_t)(v >> 16));
+}
+
+/* Append tag @tag with @len bytes of @val at *@pos of @blk; crc it. */
+static void fc_tag(unsigned char *blk, size_t *pos, uint16_t tag,
+		   const void *val, uint16_t len, uint32_t *crc)
+{
+	put_le16(blk + *pos, tag);
+	put_le16(blk + *pos + 2, len);
+	if (len)
+		memcpy(blk + *pos + 4, val, len);
+	*crc = journal_crc32c(*crc, blk + *pos, 4u + len);
+	*pos += 4u + len;
+}
+
+/*
+ * One fast-commit block: HEAD(@head_tid) when @head_tid != 0, an INODE
+ * tag, a TAIL(@tail_tid) with the right crc unless @bad_crc, PAD to the
+ * block's end.
+ */
+static void fc_block(struct jb *b, unsigned char *blk, uint32_t head_tid,
+		     uint32_t tail_tid, bool bad_crc)
+{
+	unsigned char val[64] = { 0 };
+	uint32_t crc = 0;
+	size_t pos = 0;
+
+	memset(blk, 0, b->bs);
+	if (head_tid) {
+		put_le32(val, 0);		/* fc_features */
+		put_le32(val + 4, head_tid);
+		fc_tag(blk, &pos, JOURNAL_FC_TAG_HEAD, val, 8, &crc);
+	}
+	memset(val, 0, sizeof(val));
+	put_le32(val, 12);			/* ino */
+	fc_tag(blk, &pos, JOURNAL_FC_TAG_INODE, val, 40, &crc);
+	put_le16(blk + pos, JOURNAL_FC_TAG_TAIL);
+	put_le16(blk + pos + 2, 8);
+	put_le32(blk + pos + 4, tail_tid);
+	crc = journal_crc32c(crc, blk + pos, 8);
+	put_le32(blk + pos + 8, bad_crc ? crc ^ 1 : crc);
+	pos += 12;
+	/* PAD: its value runs to the block's end */
+	put_le16(blk + pos, JOURNAL_FC_TAG_PAD);
+	put_le16(blk + pos + 2, (uint16_t)(b->bs - (pos + 4)));
+}
+
+/* Write fast-commit area block @i (0: the kernel's j_fc_first). */
+static void fc_put(struct jb *b, unsigned int i, const unsigned char *blk)
+{
+	dev_write(b, b->map[b->last + 1 + i], blk);
+}
+
+/* A FAST_COMMIT journal logging tid 7 (block 1500) and 8 (1501, 1500). */
+static void fc_journal(struct jb *b, unsigned int bs, uint32_t incompat)
+{
+	uint64_t t1[] = { 1500 };
+	uint64_t t2[] = { 1501, 1500 };
+
+	jb_init(b, bs, incompat | JOURNAL_INCOMPAT_FAST_COMMIT, 0);
+	jb_sb(b, 7, 1, 0);
+	jb_txn(b, 7, t1, 1, NULL, 0, DMG_NONE, false);
+	jb_txn(b, 8, t2, 2, NULL, 0, DMG_NONE, false);
+}
+
+static void fc_expect_replayed(struct jb *b)
+{
+	struct journal_recovery_info info;
+	struct journal_sb sb;
+
+	assert_int_equal(mem_vs_dev(b), 0);	/* replays itself */
+	/* replayed again from a clean log: nothing changes */
+	assert_int_equal(jb_recover(b, false, &info, &sb), 0);
+	assert_int_equal(sb.start, 0);
+	assert_int_equal(sb.sequence, 10);	/* e2fsck's end + 1 */
+	assert_true(home_is(b, 1500, 8));
+	assert_true(home_is(b, 1501, 8));
+}
+
+static void fc_expect_refused(struct jb *b)
+{
+	size_t len = (size_t)DEV_BLOCKS * b->bs;
+	unsigned char *orig = dev_snapshot(b), *after;
+	struct journal_geometry geo = { b->bdev, b->bs, b->map, b->nblocks };
+	struct journal_recovery_info info;
+	struct journal_overlay *ov = (void *)1;
+	struct journal_sb sb;
+	struct journal *j;
+
+	assert_int_equal(journal_open(&geo, true, &j), 0);
+	assert_int_equal(journal_recover_to_memory(j, &info, &ov), -EOPNOTSUPP);
+	journal_close(j);
+	assert_null(ov);
+	assert_int_equal(jb_recover(b, false, &info, &sb), -EOPNOTSUPP);
+	after = dev_snapshot(b);
+	assert_memory_equal(after, orig, len);	/* device untouched */
+	assert_int_equal(sb.start, 1);
+	free(orig);
+	free(after);
+}
+
+static void test_fast_commit(void **state)
+{
+	static const uint32_t fc_variants[] = {
+		JOURNAL_INCOMPAT_REVOKE,
+		JOURNAL_INCOMPAT_REVOKE | JOURNAL_INCOMPAT_CSUM_V3 |
+			JOURNAL_INCOMPAT_64BIT,
+	};
+	static const unsigned int sizes[] = { 1024, 4096 };
+	unsigned char blk[MAX_BS];
+
+	(void)state;
+	for (size_t s = 0; s < 2; s++) {
+		for (size_t v = 0; v < 2; v++) {
+			unsigned int bs = sizes[s];
+			uint32_t in = fc_variants[v];
+			struct jb b;
+
+			/* zeroed area: nothing to replay there */
+			fc_journal(&b, bs, in);
+			fc_expect_replayed(&b);
+			jb_fini(&b);
+
+			/* stale: a valid fast commit of an older tid */
+			fc_journal(&b, bs, in);
+			fc_block(&b, blk, 8, 8, false);
+			fc_put(&b, 0, blk);
+			fc_expect_replayed(&b);
+			jb_fini(&b);
+
+			/* a valid HEAD + TAIL for tid 9: ext4 would replay */
+			fc_journal(&b, bs, in);
+			fc_block(&b, blk, 9, 9, false);
+			fc_put(&b, 0, blk);
+			fc_expect_refused(&b);
+			jb_fini(&b);
+
+			/* the same in two blocks, the second without HEAD */
+			fc_journal(&b, bs, in);
+			fc_block(&b, blk, 9, 9, false);
+			fc_put(&b, 0, blk);
+			fc_block(&b, blk, 0, 9, false);
+			fc_put(&b, 1, blk);
+			fc_expect_refused(&b);
+			jb_fini(&b);
+
+			/* HEAD of tid 9, bad TAIL crc: the kernel fails */
+			fc_journal(&b, bs, in);
+			fc_block(&b, blk, 9, 9, true);
+			fc_put(&b, 0, blk);
+			fc_expect_refused(&b);
+			jb_fini(&b);
+
+			/* in the unused block before the area: not looked at */
+			fc_journal(&b, bs, in);
+			fc_block(&b, blk, 9, 9, false);
+			dev_write(&b, b.map[b.last], blk);
+			fc_expect_replayed(&b);
+			jb_fini(&b);
+		}
+	}
+}
+
+static void test_fc_scan_block(void **state)
+{
+	struct journal_fc_scan st;
+	unsigned char blk[MAX_BS];
+	struct jb b;
+
+	(void)state;
+	jb_init(&b, 1024, JOURNAL_INCOMPAT_REVOKE, 0);
+
+	/* empty area */
+	memset(&st, 0, sizeof(st));
+	st.expected_tid = 5;
+	memset(blk, 0, sizeof(blk));
+	assert_int_equal(journal_fc_scan_block(&st, blk, 1024),
+			 JOURNAL_FC_STOP);
+	assert_int_equal(st.nr_tags, 0);
+
+	/* valid, then a second block for another tid ends it */
+	memset(&st, 0, sizeof(st));
+	st.expected_tid = 5;
+	fc_block(&b, blk, 5, 5, false);
+	assert_int_equal(journal_fc_scan_block(&st, blk, 1024),
+			 JOURNAL_FC_CONTINUE);
+	assert_int_equal(st.nr_tags, 3);	/* HEAD, INODE, TAIL */
+	fc_block(&b, blk, 0, 4, false);
+	assert_int_equal(journal_fc_scan_block(&st, blk, 1024),
+			 JOURNAL_FC_STOP);
+	assert_int_equal(st.nr_tags, 3);
+
+	/* unknown HEAD features */
+	memset(&st, 0, sizeof(st));
+	st.expected_tid = 5;
+	fc_block(&b, blk, 5, 5, false);
+	put_le32(blk + 4, 1);
+	assert_int_equal(journal_fc_scan_block(&st, blk, 1024), -EOPNOTSUPP);
+
+	/* a tag running past the block */
+	memset(&st, 0, sizeof(st));
+	st.expected_tid = 5;
+	fc_block(&b, blk, 5, 5, false);
+	put_le16(blk + 14, 2000);		/* the INODE tag's len */
+	assert_int_equal(journal_fc_scan_block(&st, blk, 1024), -EUCLEAN);
+
+	/* an unknown tag before any valid fast commit */
+	memset(&st, 0, sizeof(st));
+	st.expected_tid = 5;
+	fc_block(&b, blk, 5, 5, false);
+	put_le16(blk + 12, 0x77);
+	assert_int_equal(journal_fc_scan_block(&st, blk, 1024), -EUCLEAN);
+	jb_fini(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1057,6 +1303,8 @@ int main(void)
 		cmocka_unit_test(test_memory_io_error),
 		cmocka_unit_test(test_overlay_read_ranges),
 		cmocka_unit_test(test_memory_bitflips),
+		cmocka_unit_test(test_fast_commit),
+		cmocka_unit_test(test_fc_scan_block),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
