@@ -207,6 +207,15 @@ int journal_sb_decode_why(const void *buf, uint32_t fs_blocksize,
 		return BAD("s_maxlen", -EUCLEAN);
 	if (sb->nr_users > JOURNAL_MAX_USERS)
 		return BAD("s_nr_users", -EUCLEAN);
+	/*
+	 * Only internal journals are opened, and those have one user (the
+	 * file system itself). e2fsck takes more as V2 fields left over
+	 * from a V1 journal, clears them and replays; we refuse instead:
+	 * nothing is replayed from a superblock whose fields cannot be
+	 * trusted.
+	 */
+	if (sb->blocktype == JOURNAL_BT_SB_V2 && sb->nr_users > 1)
+		return BAD("s_nr_users", -EUCLEAN);
 
 	sb->last = sb->maxlen;
 	if (sb->feature_incompat & JOURNAL_INCOMPAT_FAST_COMMIT) {

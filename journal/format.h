@@ -161,7 +161,8 @@ uint32_t journal_crc32_be(uint32_t crc, const void *buf, size_t len);
  * last, start == 0 or first <= start < last, v1 carries no features,
  * CSUM_V2 and CSUM_V3 not both, COMPAT_CHECKSUM not with v2/v3,
  * s_checksum_type CRC32C with v2/v3 and the superblock checksum,
- * nr_users <= 48, the fast-commit area inside maxlen.
+ * nr_users <= 48 and, for v2, <= 1 (internal journals only), the
+ * fast-commit area inside maxlen.
  * Return: 0; -EUCLEAN when damaged (message left to the caller);
  * -EOPNOTSUPP for unknown incompat or ro_compat features.
  */

@@ -326,7 +326,12 @@ struct journal_recovery_info {
  * leaves it), write the journal superblock and flush again.
  * The caller then clears needs_recovery in the ext4 superblock and
  * applies @info->fs_error / @info->fs_not_valid.
- * A clean log (s_start 0) returns 0 at once with end_tid = s_sequence.
+ * Call it only when the ext4 superblock says needs_recovery: even a clean
+ * log (s_start 0) is then restarted as e2fsck does — nothing replayed
+ * (end_tid = start_tid), s_sequence + 1, s_errno cleared (reported in
+ * @info->journal_errno and @info->fs_error) and the journal superblock
+ * written; a read-only journal with a clean log returns 0 and writes
+ * nothing.
  *
  * Fast commits (journal incompat FAST_COMMIT): the last s_num_fc_blks
  * blocks of the journal (256 when 0) are ext4's fast-commit area. After

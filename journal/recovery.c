@@ -693,8 +693,22 @@ int journal_recover(struct journal *j, struct journal_recovery_info *info)
 	int err, ret;
 
 	ret = recovery_start(j, info);
-	if (ret)
-		return ret > 0 ? 0 : ret;
+	if (ret < 0)
+		return ret;
+	if (ret > 0) {
+		/*
+		 * A clean log under a superblock that says needs_recovery:
+		 * nothing to replay, but e2fsck still restarts the log at
+		 * s_sequence + 1 (jbd2_journal_recover() with s_start 0)
+		 * and moves s_errno into the file system's error state
+		 * (info->fs_error), clearing it in the journal.
+		 */
+		if (j->readonly)
+			return 0;
+		j->sb.sequence++;	/* info: still nothing replayed */
+		j->sb.errno_ = 0;
+		return journal_sb_write(j);
+	}
 	if (j->readonly)
 		return -EROFS;
 

@@ -181,6 +181,7 @@ static void test_sb_reject(void **state)
 		  -EUCLEAN, true },
 		{ 0x24, JOURNAL_COMPAT_CHECKSUM, -EUCLEAN, true },
 		{ 0x40, 49, -EUCLEAN, true },			/* nr_users */
+		{ 0x40, 2, -EUCLEAN, true },	/* two users: not internal */
 		{ 0x50, JOURNAL_CSUM_TYPE_CRC32, -EUCLEAN, true },
 		{ 0x18, 78, -EUCLEAN, false },			/* checksum */
 		{ 0xFC, 0, -EUCLEAN, false },

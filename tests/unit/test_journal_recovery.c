@@ -322,9 +322,21 @@ static void test_clean_and_readonly(void **state)
 	jb_sb(&b, 9, 0, 0);
 	jb_txn(&b, 9, blks, 1, NULL, 0, DMG_NONE, false);
 	assert_int_equal(jb_recover(&b, false, &info, &sb), 0);
+	/* clean: nothing replayed, the log restarts at s_sequence + 1 */
+	assert_int_equal(info.start_tid, 9);
 	assert_int_equal(info.end_tid, 9);
-	assert_true(home_zero(&b, 1500));	/* clean: nothing replayed */
-	assert_int_equal(sb.sequence, 9);
+	assert_true(home_zero(&b, 1500));
+	assert_int_equal(sb.sequence, 10);
+	assert_int_equal(sb.start, 0);
+
+	/* clean with s_errno: reported, cleared in the journal */
+	jb_sb(&b, 9, 0, -5);
+	assert_int_equal(jb_recover(&b, false, &info, &sb), 0);
+	assert_int_equal(info.journal_errno, -5);
+	assert_true(info.fs_error);
+	assert_int_equal(sb.errno_, 0);
+	assert_int_equal(sb.sequence, 10);
+	assert_true(home_zero(&b, 1500));
 
 	jb_sb(&b, 9, 1, -5);
 	assert_int_equal(jb_recover(&b, true, &info, &sb), -EROFS);
@@ -1137,10 +1149,10 @@ static void fc_expect_replayed(struct jb *b)
 	struct journal_sb sb;
 
 	assert_int_equal(mem_vs_dev(b), 0);	/* replays itself */
-	/* replayed again from a clean log: nothing changes */
+	/* replayed again from a clean log: only the log restarts */
 	assert_int_equal(jb_recover(b, false, &info, &sb), 0);
 	assert_int_equal(sb.start, 0);
-	assert_int_equal(sb.sequence, 10);	/* e2fsck's end + 1 */
+	assert_int_equal(sb.sequence, 11);	/* e2fsck: end + 1, then + 1 */
 	assert_true(home_is(b, 1500, 8));
 	assert_true(home_is(b, 1501, 8));
 }
