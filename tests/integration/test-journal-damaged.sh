@@ -212,6 +212,16 @@ check_damaged() {
 			why+=("replay before refusing differs from e2fsck's")
 	fi
 
+	# whatever the damage, the image uext4 leaves must check as e2fsck's
+	# own replay does: clean when e2fsck's is clean
+	if [ "$res" != "refused, image untouched" ]; then
+		local fa=0 fb=0
+		e2fsck -fn "$ref" >"$dir/fsckA.log" 2>&1 || fa=$?
+		e2fsck -fn "$dir/B" >"$dir/fsckB.log" 2>&1 || fb=$?
+		[ "$fa" != 0 ] || [ "$fb" = 0 ] ||
+			why+=("e2fsck -fn: e2fsck's replay is clean, uext4's is not (exit $fb): $(grep -v '^e2fsck 1' "$dir/fsckB.log" | head -n 3 | tr '\n' ' ')")
+	fi
+
 	if [ "${DESCRIBE:-0}" = 1 ]; then
 		HOME_A=$(home_blocks "$orig" "$dir/A")
 		HOME_B=$(home_blocks "$orig" "$dir/B")
