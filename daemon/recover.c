@@ -11,7 +11,10 @@
  *
  * It runs before anything else writes to the image, and before the mount
  * opens the file system for good, so that every later read sees the
- * replayed blocks. The superblock ends as `e2fsck -E journal_only` leaves
+ * replayed blocks. Its libext2fs handles are its own and no other thread
+ * exists yet (no cache flusher, no FUSE session), which is why these
+ * calls run without the metadata lock that extent_fs_init() sets up
+ * later. The superblock ends as `e2fsck -E journal_only` leaves
  * it: needs_recovery clear, EXT2_ERROR_FS when the log recorded an error
  * or a commit failed its checksum, EXT2_VALID_FS clear when the replay met
  * damage (so that the mount does not set it again at unmount, and the
