@@ -255,11 +255,13 @@ sb_summary() {
 	sb=$(dumpe2fs -h "$1" 2>/dev/null || true)
 	grep -E '^(Filesystem features|Filesystem state):' <<<"$sb"
 }
+[ -d "$CORPUS" ] || log "SKIP e2fsprogs journal images: no corpus at $CORPUS"
 shopt -s nullglob
 for src in "$CORPUS"/j_corrupt_commit*.gz "$CORPUS"/j_corrupt_descr*.gz \
 	   "$CORPUS"/j_corrupt_journal_block.img.gz "$CORPUS"/j_corrupt_revoke*.gz \
 	   "$CORPUS"/j_recover_csum*.bz2 "$CORPUS"/f_jnl_64bit.img.gz \
 	   "$CORPUS"/f_clear_orphan_file.img.gz; do
+	[ -f "$src" ] || continue	# a literal name, not in the corpus
 	name=$(basename "$src")
 	name=${name%.img.*}
 	case "$src" in
